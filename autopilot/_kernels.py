@@ -1,0 +1,116 @@
+"""The fused single-pass kernel behind the built-in gates.
+
+One read of the T x N returns matrix yields everything the built-in gates need per
+candidate: live-bar count and span, non-finite flag, power sums for mean, variance,
+skewness and kurtosis, min/max (exact zero-variance test), maximum drawdown and the
+drawdown inside shared transition windows.
+
+The matrix is C-ordered (rows are bars), so the kernel walks rows and keeps per-column
+state for a block of columns small enough to stay in L1 cache; blocks run in parallel.
+A NaN contributes a zero return: equity does not move before a candidate is live or after
+it stopped, which is exactly the "not live yet / any more" semantics. Interior NaN are
+detected separately (count vs span) and make the candidate an ERROR upstream.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_BLOCK = 128
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def fused_column_statistics(returns, window_reset, window_member):  # pragma: no cover - jitted
+    """Return per-column statistics of ``returns`` (T x N, C-ordered float64).
+
+    ``window_reset`` and ``window_member`` are (W, T) boolean arrays describing W sets of
+    merged transition windows: equity is re-anchored at rows where ``window_reset`` is set
+    and followed on rows where ``window_member`` is set.
+
+    Returns ``(count, first, last, nonfinite, s1, s2, s3, s4, lo, hi, min_ratio,
+    window_min_ratio)``; ``min_ratio`` is ``min_t E_t / peak_t`` so ``MDD = 1 - min_ratio``.
+    """
+    n_rows, n_cols = returns.shape
+    n_windows = window_reset.shape[0]
+    count = np.zeros(n_cols, np.int64)
+    first = np.full(n_cols, -1, np.int64)
+    last = np.full(n_cols, -1, np.int64)
+    nonfinite = np.zeros(n_cols, np.bool_)
+    s1 = np.zeros(n_cols)
+    s2 = np.zeros(n_cols)
+    s3 = np.zeros(n_cols)
+    s4 = np.zeros(n_cols)
+    lo = np.full(n_cols, np.inf)
+    hi = np.full(n_cols, -np.inf)
+    min_ratio = np.ones(n_cols)
+    window_min_ratio = np.ones((n_windows, n_cols))
+    n_blocks = (n_cols + _BLOCK - 1) // _BLOCK
+    for block in numba.prange(n_blocks):
+        j0 = block * _BLOCK
+        width = min(n_cols, j0 + _BLOCK) - j0
+        b_count = np.zeros(width, np.int64)
+        b_first = np.full(width, -1, np.int64)
+        b_last = np.full(width, -1, np.int64)
+        b_bad = np.zeros(width, np.bool_)
+        b_s1 = np.zeros(width)
+        b_s2 = np.zeros(width)
+        b_s3 = np.zeros(width)
+        b_s4 = np.zeros(width)
+        b_lo = np.full(width, np.inf)
+        b_hi = np.full(width, -np.inf)
+        equity = np.ones(width)
+        peak = np.ones(width)
+        b_min = np.ones(width)
+        w_equity = np.ones((n_windows, width))
+        w_peak = np.ones((n_windows, width))
+        w_min = np.ones((n_windows, width))
+        for t in range(n_rows):
+            row = returns[t, j0 : j0 + width]
+            for k in range(width):
+                x = row[k]
+                live = x == x
+                r = x if live else 0.0
+                b_count[k] += live
+                b_last[k] = t if live else b_last[k]
+                b_first[k] = t if (live and b_first[k] < 0) else b_first[k]
+                b_bad[k] |= (r - r) != 0.0  # inf - inf is NaN
+                r2 = r * r
+                b_s1[k] += r
+                b_s2[k] += r2
+                b_s3[k] += r2 * r
+                b_s4[k] += r2 * r2
+                if live:
+                    b_lo[k] = min(b_lo[k], x)
+                    b_hi[k] = max(b_hi[k], x)
+                e = equity[k] * (1.0 + r)
+                p = max(peak[k], e)
+                equity[k] = e
+                peak[k] = p
+                b_min[k] = min(b_min[k], e / p)
+            for w in range(n_windows):
+                if window_reset[w, t]:
+                    w_equity[w, :] = 1.0
+                    w_peak[w, :] = 1.0
+                if window_member[w, t]:
+                    for k in range(width):
+                        x = row[k]
+                        r = x if x == x else 0.0
+                        e = w_equity[w, k] * (1.0 + r)
+                        p = max(w_peak[w, k], e)
+                        w_equity[w, k] = e
+                        w_peak[w, k] = p
+                        w_min[w, k] = min(w_min[w, k], e / p)
+        count[j0 : j0 + width] = b_count
+        first[j0 : j0 + width] = b_first
+        last[j0 : j0 + width] = b_last
+        nonfinite[j0 : j0 + width] = b_bad
+        s1[j0 : j0 + width] = b_s1
+        s2[j0 : j0 + width] = b_s2
+        s3[j0 : j0 + width] = b_s3
+        s4[j0 : j0 + width] = b_s4
+        lo[j0 : j0 + width] = b_lo
+        hi[j0 : j0 + width] = b_hi
+        min_ratio[j0 : j0 + width] = b_min
+        window_min_ratio[:, j0 : j0 + width] = w_min
+    return (count, first, last, nonfinite, s1, s2, s3, s4, lo, hi, min_ratio, window_min_ratio)

@@ -1,0 +1,56 @@
+"""Exceptions raised by strategy-autopilot.
+
+Every error the user can cause derives from :class:`AutopilotError` and carries a
+message that names the file, key or candidate at fault and says how to fix it::
+
+    AutopilotError
+    ├── ConfigError                YAML gate sets and their values
+    │   └── GateParameterError     a gate's parameter fails its declared constraint
+    ├── InputError                 returns, regime and price files
+    └── PluginError                discovering, importing and registering plugins
+        ├── PluginLoadError        a plugin is missing, fails to import or its hook raises
+        └── DuplicateGateError     two plugins offer a gate of the same name
+
+The command line maps all of them to exit code 2 ("bad input or config"); any other
+exception is an internal error (exit code 1).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AutopilotError",
+    "ConfigError",
+    "DuplicateGateError",
+    "GateParameterError",
+    "InputError",
+    "PluginError",
+    "PluginLoadError",
+]
+
+
+class AutopilotError(Exception):
+    """Base class of every error caused by input, configuration or plugins."""
+
+
+class ConfigError(AutopilotError):
+    """A configuration file or value is invalid."""
+
+
+class GateParameterError(ConfigError):
+    """A gate parameter is unknown, missing or violates its constraint."""
+
+
+class InputError(AutopilotError):
+    """A data file (returns, regimes, prices) is missing, malformed or inconsistent."""
+
+
+class PluginError(AutopilotError):
+    """A gate plugin could not be discovered, loaded or registered."""
+
+
+class PluginLoadError(PluginError):
+    """An allowed plugin is not installed, fails to import, or its hook raised."""
+
+
+class DuplicateGateError(PluginError):
+    """Two plugins register gates with the same name."""

@@ -1,0 +1,36 @@
+"""Hook specifications of strategy-autopilot (pluggy project name ``autopilot``).
+
+A plugin is a module with functions marked ``@autopilot.hookimpl`` whose names match the
+specs below. It is published under the entry-point group ``autopilot.gates``; the built-in
+gates in :mod:`gates` are registered through exactly the same path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from autopilot.gate import Gate
+
+PROJECT_NAME = "autopilot"
+ENTRY_POINT_GROUP = "autopilot.gates"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def autopilot_register_gates() -> list[type[Gate]]:
+    """Return the gate classes this plugin offers.
+
+    Each class derives from :class:`autopilot.gate.Gate` and has a unique ``name``; two
+    plugins offering the same name make loading fail with an error naming both.
+
+    Returns
+    -------
+    list of type[Gate]
+        The gate classes, not instances: the gate set instantiates them with the
+        parameters of the environment's YAML.
+    """

@@ -1,0 +1,163 @@
+"""Outcomes, verdicts and decisions: the frozen records the gate engine produces."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = ["Decision", "Mode", "Outcome", "Verdict", "format_reason"]
+
+
+class Outcome(str, Enum):
+    """What one gate concluded about one candidate."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+    ERROR = "ERROR"
+
+
+# Integer codes used in the vectorised result arrays; index into OUTCOMES.
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+PASS_CODE, FAIL_CODE, INSUFFICIENT_CODE, ERROR_CODE = range(4)
+
+
+class Mode(str, Enum):
+    """Whether a gate's verdict can block promotion (enforce) or is only reported (shadow)."""
+
+    ENFORCE = "enforce"
+    SHADOW = "shadow"
+
+
+def format_reason(code: str, **details: Any) -> str:
+    """Format a reason as ``CODE: key=value, ...``.
+
+    Floats are shown with up to 6 significant digits so that the text is stable and short.
+
+    Examples
+    --------
+    >>> format_reason("BELOW_MIN", value=0.41234567, min=0.5)
+    'BELOW_MIN: value=0.412346, min=0.5'
+    """
+    if not details:
+        return code
+    parts = [f"{key}={_format_detail(value)}" for key, value in details.items()]
+    return f"{code}: {', '.join(parts)}"
+
+
+def _format_detail(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One gate's verdict on one candidate.
+
+    Parameters
+    ----------
+    gate : str
+        Name of the gate.
+    outcome : Outcome
+        PASS, FAIL, INSUFFICIENT_DATA or ERROR.
+    value : float or None
+        The measured value (None when it could not be computed).
+    threshold : float or None
+        The threshold the value was compared with (None for gates without one).
+    mode : Mode
+        ``enforce`` verdicts can block promotion, ``shadow`` verdicts are reported only.
+    reason : str
+        ``CODE: key=value, ...``.
+    """
+
+    gate: str
+    outcome: Outcome
+    value: float | None
+    threshold: float | None
+    mode: Mode
+    reason: str
+
+    def __post_init__(self) -> None:
+        # Non-finite numbers are not JSON; they become None so records always serialise.
+        object.__setattr__(self, "outcome", Outcome(self.outcome))
+        object.__setattr__(self, "mode", Mode(self.mode))
+        object.__setattr__(self, "value", _finite_or_none(self.value))
+        object.__setattr__(self, "threshold", _finite_or_none(self.threshold))
+
+    @property
+    def blocks(self) -> bool:
+        """True when this verdict prevents promotion (enforced and not PASS)."""
+        return self.mode is Mode.ENFORCE and self.outcome is not Outcome.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "gate": self.gate,
+            "outcome": self.outcome.value,
+            "value": self.value,
+            "threshold": self.threshold,
+            "mode": self.mode.value,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """Rebuild a verdict from :meth:`to_dict` output."""
+        return cls(
+            gate=data["gate"],
+            outcome=Outcome(data["outcome"]),
+            value=data["value"],
+            threshold=data["threshold"],
+            mode=Mode(data["mode"]),
+            reason=data["reason"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Every gate's verdict on one candidate; promotable only if no enforced gate objects."""
+
+    strategy_id: str
+    verdicts: tuple[Verdict, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdicts", tuple(self.verdicts))
+
+    @property
+    def promotable(self) -> bool:
+        """True when every enforced gate said PASS (and at least one gate ran)."""
+        return bool(self.verdicts) and not any(v.blocks for v in self.verdicts)
+
+    @property
+    def blocking_reasons(self) -> tuple[str, ...]:
+        """The reasons of the verdicts that block promotion, prefixed by gate name."""
+        return tuple(f"{v.gate}: {v.reason}" for v in self.verdicts if v.blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "strategy_id": self.strategy_id,
+            "promotable": self.promotable,
+            "gates": [v.to_dict() for v in self.verdicts],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """Rebuild a decision from :meth:`to_dict` output."""
+        return cls(data["strategy_id"], tuple(Verdict.from_dict(v) for v in data["gates"]))
+
+
+def promotable_ids(decisions: Iterable[Decision]) -> list[str]:
+    """Return the ids of the promotable decisions, in order."""
+    return [d.strategy_id for d in decisions if d.promotable]
