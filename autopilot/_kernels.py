@@ -14,6 +14,8 @@ detected separately (count vs span) and make the candidate an ERROR upstream.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -114,3 +116,9 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         min_ratio[j0 : j0 + width] = b_min
         window_min_ratio[:, j0 : j0 + width] = w_min
     return (count, first, last, nonfinite, s1, s2, s3, s4, lo, hi, min_ratio, window_min_ratio)
+
+
+@numba.vectorize(["float64(float64)"], cache=True)
+def normal_cdf(z):  # pragma: no cover - jitted
+    """Standard normal CDF, elementwise (NaN stays NaN)."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))

@@ -94,11 +94,14 @@ class CandidateBatch:
         if matrix.ndim == 1:
             matrix = matrix.reshape(-1, 1)
         if matrix.ndim != 2:
-            raise InputError(f"returns must be a 2-D (bars x candidates) matrix, got {matrix.ndim}-D")
+            raise InputError(
+                f"returns must be a 2-D (bars x candidates) matrix, got {matrix.ndim}-D"
+            )
         ids = tuple(str(s) for s in strategy_ids)
         if len(ids) != matrix.shape[1]:
             raise InputError(
-                f"{len(ids)} strategy ids for {matrix.shape[1]} return columns; give one id per column"
+                f"{len(ids)} strategy ids for {matrix.shape[1]} return columns; "
+                "give one id per column"
             )
         duplicated = pd.Index(ids)[pd.Index(ids).duplicated()].unique().tolist()
         if duplicated:
@@ -136,8 +139,14 @@ class CandidateBatch:
         return self.n_candidates
 
     def __repr__(self) -> str:
-        regimes = "none" if self.regimes is None else ("shared" if self.regimes.ndim == 1 else "per candidate")
-        return f"CandidateBatch(bars={self.n_bars}, candidates={self.n_candidates}, regimes={regimes})"
+        regimes = (
+            "none"
+            if self.regimes is None
+            else ("shared" if self.regimes.ndim == 1 else "per candidate")
+        )
+        return (
+            f"CandidateBatch(bars={self.n_bars}, candidates={self.n_candidates}, regimes={regimes})"
+        )
 
     def subset(self, columns: Sequence[int] | np.ndarray) -> CandidateBatch:
         """Return a batch with only the given candidate columns (same bars and labels)."""
@@ -266,7 +275,9 @@ class CandidateBatch:
         return TransitionStatistics(k, drawdown, n_changes, missing)
 
 
-def _finish_statistics(count, first, last, bad, s1, s2, s3, s4, lo, hi, min_ratio) -> BatchStatistics:
+def _finish_statistics(
+    count, first, last, bad, s1, s2, s3, s4, lo, hi, min_ratio
+) -> BatchStatistics:
     n = count.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s1 / n
@@ -296,8 +307,15 @@ def _finish_statistics(count, first, last, bad, s1, s2, s3, s4, lo, hi, min_rati
     )
 
 
-def annualised_sharpe(stats: BatchStatistics, periods_per_year: int, rf_per_period: float) -> np.ndarray:
-    """Annualised Sharpe ratio per candidate from the batch statistics (NaN where undefined)."""
+def per_period_sharpe(stats: BatchStatistics, rf_per_period: float) -> np.ndarray:
+    """Per-bar Sharpe ratio ``mean(r - rf_p) / std(r, ddof=1)``; NaN where undefined."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = (stats.mean - rf_per_period) / stats.std * math.sqrt(periods_per_year)
+        sharpe = (stats.mean - rf_per_period) / stats.std
     return np.where(stats.zero_variance | (stats.live_bars < 2), np.nan, sharpe)
+
+
+def annualised_sharpe(
+    stats: BatchStatistics, periods_per_year: int, rf_per_period: float
+) -> np.ndarray:
+    """Annualised Sharpe ratio per candidate: the per-bar ratio times ``sqrt(P)``."""
+    return per_period_sharpe(stats, rf_per_period) * math.sqrt(periods_per_year)

@@ -15,7 +15,7 @@ import numpy as np
 
 from autopilot.batch import CandidateBatch
 from autopilot.params import Param, validate_params
-from autopilot.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE, format_reason
+from autopilot.verdicts import ERROR_CODE, FAIL_CODE, PASS_CODE, format_reason
 
 __all__ = ["EvaluationContext", "Gate", "GateResult", "threshold_result"]
 
@@ -106,6 +106,10 @@ class Gate(abc.ABC):
             return None
         return self.params[self.threshold_parameter]
 
+    def required_history(self) -> int | None:
+        """Live bars every history-needing gate requires; only ``min_history`` sets it."""
+        return None
+
     def transition_windows(self) -> Sequence[int]:
         """Transition-window half-widths this gate reads, so one pass can compute them all."""
         return ()
@@ -127,8 +131,7 @@ def threshold_result(
     values: np.ndarray,
     threshold: float,
     bound: str,
-    problems: Mapping[str, np.ndarray] | None = None,
-    problem_outcome: int = INSUFFICIENT_CODE,
+    problems: Mapping[str, tuple[np.ndarray, int]] | None = None,
 ) -> GateResult:
     """Compare ``values`` with a ``min`` or ``max`` threshold.
 
@@ -140,11 +143,10 @@ def threshold_result(
         The limit.
     bound : {"min", "max"}
         ``min``: PASS when ``value >= threshold``; ``max``: PASS when ``value <= threshold``.
-    problems : mapping of reason code to boolean mask, optional
-        Candidates for which the value could not be computed, checked in order; the first
-        matching code wins. Any other NaN value is reported as ``NOT_COMPUTABLE``.
-    problem_outcome : int
-        Outcome code of those candidates (INSUFFICIENT_DATA by default).
+    problems : mapping of reason code to (mask, outcome code), optional
+        Candidates whose value could not be computed, checked in order (the first matching
+        code wins), with the outcome they get. Any other NaN value is an ERROR with reason
+        ``NOT_COMPUTABLE``, so a NaN can never pass.
     """
     values = np.asarray(values, dtype=np.float64)
     if bound == "min":
@@ -156,20 +158,20 @@ def threshold_result(
     else:
         raise ValueError(f"bound must be 'min' or 'max', was {bound!r}")
     outcomes = np.where(passed, PASS_CODE, FAIL_CODE).astype(np.int8)
-    problem_codes = np.full(values.shape, -1, dtype=np.int16)
-    codes = list((problems or {}).items())
-    for index, (_, mask) in reversed(list(enumerate(codes))):
-        problem_codes[np.asarray(mask, dtype=bool)] = index
-    unknown = np.isnan(values) & (problem_codes < 0)
-    problem_codes[unknown] = len(codes)
-    labels = [code for code, _ in codes] + ["NOT_COMPUTABLE"]
-    outcomes[problem_codes >= 0] = problem_outcome
+    labels = [*(problems or {}), "NOT_COMPUTABLE"]
+    problem_index = np.full(values.shape, -1, dtype=np.int16)
+    for index, (mask, outcome) in reversed(list(enumerate((problems or {}).values()))):
+        mask = np.asarray(mask, dtype=bool)
+        problem_index[mask] = index
+        outcomes[mask] = outcome
+    unknown = np.isnan(values) & (problem_index < 0)
+    problem_index[unknown] = len(labels) - 1
+    outcomes[unknown] = ERROR_CODE
 
     def reason(i: int) -> str:
-        if problem_codes[i] >= 0:
-            return labels[problem_codes[i]]
-        value = float(values[i])
-        return format_reason("OK" if passed[i] else fail_code, value=value, **{bound: threshold})
+        if problem_index[i] >= 0:
+            return labels[problem_index[i]]
+        code = "OK" if passed[i] else fail_code
+        return format_reason(code, value=float(values[i]), **{bound: threshold})
 
     return GateResult(outcomes, values, reason, threshold)
-

@@ -15,6 +15,8 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 
+from autopilot._kernels import normal_cdf
+
 __all__ = [
     "EULER_MASCHERONI",
     "deflated_sharpe_ratio",
@@ -140,20 +142,31 @@ def kurtosis(returns: ArrayLike) -> float:
 
 
 def probabilistic_sharpe_ratio(
-    sharpe: float, benchmark: float, n_obs: int, skew: float = 0.0, kurt: float = 3.0
-) -> float:
+    sharpe: ArrayLike,
+    benchmark: ArrayLike,
+    n_obs: ArrayLike,
+    skew: ArrayLike = 0.0,
+    kurt: ArrayLike = 3.0,
+) -> float | np.ndarray:
     """Probabilistic Sharpe ratio (Bailey & López de Prado, 2012).
 
     ``Φ((SR - SR*) * sqrt(T - 1) / sqrt(1 - γ3 SR + (γ4 - 1) / 4 SR²))`` with per-period
-    Sharpe ratios, skewness γ3 and raw kurtosis γ4.
+    Sharpe ratios, skewness γ3 and raw kurtosis γ4. Arguments broadcast like NumPy arrays.
 
-    Returns NaN when the variance term is not positive or ``n_obs < 2``.
+    Returns
+    -------
+    float or ndarray
+        NaN where ``n_obs < 2`` or the variance term is not positive.
     """
-    denominator = 1.0 - skew * sharpe + (kurt - 1.0) / 4.0 * sharpe**2
-    if n_obs < 2 or not denominator > 0.0:
-        return math.nan
-    z = (sharpe - benchmark) * math.sqrt(n_obs - 1) / math.sqrt(denominator)
-    return _NORMAL.cdf(z)
+    sr, sr_star, n, g3, g4 = (
+        np.asarray(a, dtype=np.float64) for a in (sharpe, benchmark, n_obs, skew, kurt)
+    )
+    denominator = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (sr - sr_star) * np.sqrt(n - 1.0) / np.sqrt(denominator)
+    z = np.where((n >= 2) & (denominator > 0.0), z, np.nan)
+    result = normal_cdf(z)
+    return float(result) if np.ndim(result) == 0 else result
 
 
 def expected_max_sharpe(n_trials: int, variance: float = 1.0) -> float:
@@ -172,13 +185,13 @@ def expected_max_sharpe(n_trials: int, variance: float = 1.0) -> float:
 
 
 def deflated_sharpe_ratio(
-    sharpe: float,
-    n_obs: int,
-    skew: float,
-    kurt: float,
+    sharpe: ArrayLike,
+    n_obs: ArrayLike,
+    skew: ArrayLike,
+    kurt: ArrayLike,
     sharpe_variance: float,
     n_trials: int,
-) -> float:
+) -> float | np.ndarray:
     """Deflated Sharpe ratio (Bailey & López de Prado, 2014), per-period units.
 
     The PSR of ``sharpe`` against the expected maximum of ``n_trials`` Sharpe ratios whose

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = ["Decision", "Mode", "Outcome", "Verdict", "format_reason"]
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What one gate concluded about one candidate."""
 
     PASS = "PASS"
@@ -25,7 +25,7 @@ OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 PASS_CODE, FAIL_CODE, INSUFFICIENT_CODE, ERROR_CODE = range(4)
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """Whether a gate's verdict can block promotion (enforce) or is only reported (shadow)."""
 
     ENFORCE = "enforce"

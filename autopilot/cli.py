@@ -1,0 +1,223 @@
+"""The ``autopilot`` command line.
+
+Exit codes: 0 when the command did its job (a batch was evaluated, promotable or not),
+2 for bad input or configuration (message on stderr, nothing written), 1 for an internal
+error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from autopilot import __version__
+from autopilot.config import dump_config, load_config
+from autopilot.errors import AutopilotError
+from autopilot.gateset import GateSet, VerdictTable
+from autopilot.plugins import GateCatalog, load_gate_catalog
+from autopilot.returns_io import read_candidates
+from autopilot.verdicts import OUTCOMES
+
+logger = logging.getLogger("autopilot")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+_PROGRESS_MIN_CANDIDATES = 2000
+_SHORT_OUTCOME = {"PASS": "pass", "FAIL": "FAIL", "INSUFFICIENT_DATA": "n/a", "ERROR": "ERROR"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``autopilot``."""
+    parser = argparse.ArgumentParser(
+        prog="autopilot", description="Promotion gates for systematic strategy research."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config-dir",
+        default="configs",
+        help="folder of environment YAML files (default: configs)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gates = commands.add_parser("gates", help="list gates or check a batch of candidates")
+    gate_commands = gates.add_subparsers(dest="gates_command", required=True)
+    listing = gate_commands.add_parser("list", help="every gate, its plugin, parameters, status")
+    listing.add_argument("--env", help="environment whose gate set and plugin allow-list to use")
+    check = gate_commands.add_parser("check", help="evaluate a returns file against a gate set")
+    check.add_argument("file", type=Path, help="Parquet or CSV returns, long or wide layout")
+    check.add_argument("--env", required=True, help="environment name or YAML path")
+    check.add_argument("--format", choices=("table", "json"), default="table")
+    check.add_argument("--report", type=Path, help="write a self-contained HTML report here")
+    check.add_argument("--regimes", type=Path, help="Parquet or CSV with date, regime columns")
+
+    config = commands.add_parser("config", help="show the resolved configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    show = config_commands.add_parser("show", help="print an environment's resolved YAML")
+    show.add_argument("--env", required=True)
+
+    example = commands.add_parser(
+        "example", help="write the example batch built from the embedded market data"
+    )
+    example.add_argument("out", type=Path, help="output file (.parquet or .csv)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handlers = {
+        ("gates", "list"): _gates_list,
+        ("gates", "check"): _gates_check,
+        ("config", "show"): _config_show,
+        ("example", None): _example,
+    }
+    sub = getattr(args, "gates_command", None) or getattr(args, "config_command", None)
+    try:
+        return handlers[(args.command, sub)](args)
+    except AutopilotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        logger.debug("internal error", exc_info=True)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
+            f"please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _gates_list(args: argparse.Namespace) -> int:
+    enabled: dict[str, str] = {}
+    if args.env:
+        gate_set = GateSet(load_config(args.env, args.config_dir))
+        catalog = gate_set.catalog
+        enabled = {g.name: g.mode.value for g in gate_set.gates}
+    else:
+        catalog = load_gate_catalog(())
+    print(_format_catalog(catalog, enabled, args.env))
+    return EXIT_OK
+
+
+def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> str:
+    lines = []
+    for name, info in catalog.gates.items():
+        plugin = f"{info.plugin.name} ({info.plugin.distribution} {info.plugin.version})"
+        status = f"enabled, {enabled[name]}" if name in enabled else "not enabled"
+        if env is None:
+            status = "available"
+        lines.append(f"{name}  [{status}]  plugin {plugin}")
+        if info.cls.description:
+            lines.append(f"    {info.cls.description}")
+        for key, param in info.cls.parameters.items():
+            doc = f"  - {param.doc}" if param.doc else ""
+            lines.append(f"    {key}: {param.describe()}{doc}")
+    for plugin in catalog.not_enabled:
+        lines.append(
+            f"{plugin.name}  [installed, not enabled]  plugin {plugin.name} "
+            f"({plugin.distribution} {plugin.version}); add `{plugin.name}` to `plugins:` "
+            f"to load it"
+        )
+    return "\n".join(lines)
+
+
+def _gates_check(args: argparse.Namespace) -> int:
+    config = load_config(args.env, args.config_dir)
+    gate_set = GateSet(config)
+    batch = read_candidates(args.file, args.regimes)
+    with tqdm(
+        total=len(gate_set.gates) + 1,
+        desc="evaluating",
+        unit="step",
+        file=sys.stderr,
+        disable=batch.n_candidates < _PROGRESS_MIN_CANDIDATES or None,
+        leave=False,
+    ) as bar:
+        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: bar.update(1))
+    decisions = table.decisions()
+    if args.report:
+        from autopilot.report import write_html_report
+
+        write_html_report(
+            args.report,
+            decisions,
+            batch,
+            environment=config.environment,
+            config_hash=gate_set.config_hash,
+            transition_window=_transition_window(gate_set),
+        )
+    if args.format == "json":
+        payload = {
+            "environment": config.environment,
+            "config_hash": gate_set.config_hash,
+            "decisions": [d.to_dict() for d in decisions],
+        }
+        json.dump(payload, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(_format_table(table))
+        promotable = int(table.promotable.sum())
+        print(
+            f"\n{len(decisions)} candidates, {promotable} promotable "
+            f"(environment {config.environment}, config {gate_set.config_hash})"
+        )
+        if args.report:
+            print(f"report: {args.report}")
+    return EXIT_OK
+
+
+def _transition_window(gate_set: GateSet) -> int:
+    windows = [w for g in gate_set.gates for w in g.gate.transition_windows()]
+    return windows[0] if windows else 3
+
+
+def _format_table(table: VerdictTable) -> str:
+    headers = ["strategy", "promote", *(c.gate for c in table.columns)]
+    rows = []
+    for i, sid in enumerate(table.strategy_ids):
+        cells = [sid, "yes" if table.promotable[i] else "no"]
+        for column in table.columns:
+            outcome = _SHORT_OUTCOME[OUTCOMES[column.outcomes[i]].value]
+            value = column.values[i]
+            text = outcome if value != value else f"{outcome} {value:.3g}"
+            cells.append(text + ("*" if column.mode.value == "shadow" else ""))
+        rows.append(cells)
+    widths = [max(len(r[k]) for r in [headers, *rows]) for k in range(len(headers))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    if any(c.mode.value == "shadow" for c in table.columns):
+        lines.append("* shadow mode: reported, never blocks promotion")
+    return "\n".join(lines)
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    config = load_config(args.env, args.config_dir)
+    gate_set = GateSet(config)
+    resolved = gate_set.describe()
+    print(f"# environment {config.environment}, config hash {gate_set.config_hash}")
+    print(f"# from {' <- '.join(config.sources)}")
+    print(dump_config(resolved), end="")
+    return EXIT_OK
+
+
+def _example(args: argparse.Namespace) -> int:
+    from autopilot.examples import write_example
+
+    write_example(args.out)
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""Environment configurations: YAML gate sets over a shared base, strictly validated.
+
+Each environment is one YAML file (``configs/dev.yaml``) that may ``extends:`` another
+(``base.yaml``). Mappings merge key by key, the extending file winning; lists and scalars
+are replaced. Files are read with ``yaml.safe_load`` semantics plus a duplicate-key check;
+every unknown key, wrong type or bad value raises :class:`~autopilot.errors.ConfigError`
+naming the file, the key path and the fix.
+
+Schema::
+
+    extends: base.yaml          # optional, relative to this file
+    environment: prod           # optional, defaults to the file name
+    periods_per_year: 252       # required, bars per year
+    risk_free_rate: 0.0         # annual, converted once to per-bar
+    plugins: [pbo]              # third-party entry points allowed to load
+    gates:
+      sharpe:                   # gate name, as registered by a plugin
+        mode: enforce           # enforce | shadow
+        enabled: true           # false drops a gate inherited from the base
+        params: {min: 0.5}
+    registry:
+      promotion_grace_cycles: 3
+      max_active: 20            # null = unlimited
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from autopilot.errors import ConfigError
+from autopilot.verdicts import Mode
+
+__all__ = [
+    "DEFAULT_PROMOTION_GRACE_CYCLES",
+    "EnvironmentConfig",
+    "GateSpec",
+    "RegistrySettings",
+    "config_from_dict",
+    "dump_config",
+    "load_config",
+    "resolve_config_path",
+    "rules_hash",
+]
+
+DEFAULT_PROMOTION_GRACE_CYCLES = 3
+_TOP_LEVEL = {
+    "extends",
+    "environment",
+    "periods_per_year",
+    "risk_free_rate",
+    "plugins",
+    "gates",
+    "registry",
+}
+_GATE_KEYS = {"mode", "enabled", "params"}
+_REGISTRY_KEYS = {"promotion_grace_cycles", "max_active"}
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """One configured gate: its name, mode and raw parameters (validated by the gate class)."""
+
+    name: str
+    mode: Mode
+    params: Mapping[str, Any]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Settings of the promotion registry."""
+
+    promotion_grace_cycles: int = DEFAULT_PROMOTION_GRACE_CYCLES
+    max_active: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """The resolved configuration of one environment."""
+
+    environment: str
+    periods_per_year: int
+    risk_free_rate: float = 0.0
+    plugins: tuple[str, ...] = ()
+    gates: tuple[GateSpec, ...] = ()
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as plain data (loadable again, without ``extends``)."""
+        return {
+            "environment": self.environment,
+            "periods_per_year": self.periods_per_year,
+            "risk_free_rate": self.risk_free_rate,
+            "plugins": list(self.plugins),
+            "gates": {g.name: {"mode": g.mode.value, "params": dict(g.params)} for g in self.gates},
+            "registry": {
+                "promotion_grace_cycles": self.registry.promotion_grace_cycles,
+                "max_active": self.registry.max_active,
+            },
+        }
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first defined on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path}: invalid YAML: {exc}. Fix the syntax at the line shown."
+        ) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of settings, found {type(data).__name__}"
+        )
+    _check_structure(path, data)
+    return data
+
+
+def _fail(path: Path, key: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError(f"{path}: {key}: {problem}. {fix}")
+
+
+def _check_unknown(path: Path, prefix: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            where = f"{prefix}.{key}" if prefix else str(key)
+            raise _fail(
+                path, where, "unknown key", f"Allowed keys here: {', '.join(sorted(allowed))}."
+            )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_structure(path: Path, data: dict[str, Any]) -> None:
+    """Validate one file's keys and types (values that need the merged view come later)."""
+    _check_unknown(path, "", data, _TOP_LEVEL)
+    if "extends" in data and not isinstance(data["extends"], str):
+        raise _fail(path, "extends", "must be a file name", "Write e.g. `extends: base.yaml`.")
+    if "environment" in data and not isinstance(data["environment"], str):
+        raise _fail(path, "environment", "must be a string", "Write e.g. `environment: prod`.")
+    if "periods_per_year" in data:
+        value = data["periods_per_year"]
+        if not _is_int(value) or value <= 0:
+            raise _fail(
+                path,
+                "periods_per_year",
+                f"must be a positive integer, was {value!r}",
+                "Use the number of bars per year, e.g. 252 for daily equity data.",
+            )
+    if "risk_free_rate" in data:
+        value = data["risk_free_rate"]
+        if not _is_number(value) or not -1.0 < value < 1.0:
+            raise _fail(
+                path,
+                "risk_free_rate",
+                f"must be an annual rate in (-1, 1), was {value!r}",
+                "Write e.g. 0.02 for 2 % a year.",
+            )
+    if "plugins" in data:
+        plugins = data["plugins"]
+        if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+            raise _fail(
+                path,
+                "plugins",
+                f"must be a list of entry-point names, was {plugins!r}",
+                "Write e.g. `plugins: [pbo]`; `autopilot gates list` shows installed plugins.",
+            )
+    if "gates" in data:
+        _check_gates(path, data["gates"])
+    if "registry" in data:
+        _check_registry(path, data["registry"])
+
+
+def _check_gates(path: Path, gates: Any) -> None:
+    if not isinstance(gates, dict):
+        raise _fail(
+            path,
+            "gates",
+            f"must be a mapping of gate name to settings, was {type(gates).__name__}",
+            "Write e.g. `gates: {sharpe: {params: {min: 0.5}}}`.",
+        )
+    for name, spec in gates.items():
+        key = f"gates.{name}"
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            raise _fail(
+                path,
+                key,
+                f"must be a mapping with mode/enabled/params, was {spec!r}",
+                "Write e.g. `sharpe: {mode: enforce, params: {min: 0.5}}`.",
+            )
+        _check_unknown(path, key, spec, _GATE_KEYS)
+        if "mode" in spec and spec["mode"] not in {m.value for m in Mode}:
+            raise _fail(
+                path,
+                f"{key}.mode",
+                f"must be 'enforce' or 'shadow', was {spec['mode']!r}",
+                "Use `shadow` to report a gate without letting it block promotion.",
+            )
+        if "enabled" in spec and not isinstance(spec["enabled"], bool):
+            raise _fail(
+                path,
+                f"{key}.enabled",
+                f"must be true or false, was {spec['enabled']!r}",
+                "Use `enabled: false` to drop a gate inherited from the base file.",
+            )
+        if "params" in spec and not isinstance(spec["params"] or {}, dict):
+            raise _fail(
+                path,
+                f"{key}.params",
+                f"must be a mapping, was {spec['params']!r}",
+                "Write e.g. `params: {min: 0.5}`.",
+            )
+
+
+def _check_registry(path: Path, registry: Any) -> None:
+    if not isinstance(registry, dict):
+        raise _fail(
+            path, "registry", "must be a mapping", "Write e.g. `registry: {max_active: 20}`."
+        )
+    _check_unknown(path, "registry", registry, _REGISTRY_KEYS)
+    grace = registry.get("promotion_grace_cycles", DEFAULT_PROMOTION_GRACE_CYCLES)
+    if not _is_int(grace) or grace < 1:
+        raise _fail(
+            path,
+            "registry.promotion_grace_cycles",
+            f"must be an integer >= 1, was {grace!r}",
+            "It is the number of consecutive failing or absent cycles before removal.",
+        )
+    max_active = registry.get("max_active")
+    if max_active is not None and (not _is_int(max_active) or max_active < 1):
+        raise _fail(
+            path,
+            "registry.max_active",
+            f"must be an integer >= 1 or null, was {max_active!r}",
+            "Use null for no limit.",
+        )
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve_config_path(env: str, config_dir: str | Path = "configs") -> Path:
+    """Map ``--env`` to a file: a path to a ``.yaml`` file, or ``<config_dir>/<env>.yaml``."""
+    if env.endswith((".yaml", ".yml")) or "/" in env:
+        return Path(env)
+    path = Path(config_dir) / f"{env}.yaml"
+    if not path.exists():
+        known = (
+            sorted(p.stem for p in Path(config_dir).glob("*.yaml"))
+            if Path(config_dir).is_dir()
+            else []
+        )
+        hint = (
+            f"known environments: {', '.join(known)}"
+            if known
+            else (f"the folder {config_dir} has no configurations; pass --config-dir")
+        )
+        raise ConfigError(f"{path}: no configuration for environment {env!r} ({hint})")
+    return path
+
+
+def load_config(env: str | Path, config_dir: str | Path = "configs") -> EnvironmentConfig:
+    """Load, merge and validate the configuration of one environment.
+
+    Parameters
+    ----------
+    env : str or Path
+        An environment name (``prod`` reads ``<config_dir>/prod.yaml``) or a YAML path.
+    config_dir : str or Path
+        Folder of the environment files.
+
+    Raises
+    ------
+    ConfigError
+        With the file, the key path and the fix.
+    """
+    path = resolve_config_path(str(env), config_dir)
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    current: Path | None = path
+    while current is not None:
+        resolved = current.resolve()
+        if any(resolved == seen.resolve() for seen, _ in chain):
+            names = " -> ".join(str(p) for p, _ in chain)
+            raise ConfigError(f"{current}: `extends` forms a cycle ({names} -> {current})")
+        data = _read_yaml(current)
+        chain.append((current, data))
+        parent = data.get("extends")
+        current = (current.parent / parent) if parent else None
+    merged: dict[str, Any] = {}
+    gate_sources: dict[str, str] = {}
+    for file, data in reversed(chain):
+        merged = _merge(merged, {k: v for k, v in data.items() if k != "extends"})
+        for name in data.get("gates") or {}:
+            gate_sources[name] = str(file)
+    merged.setdefault("environment", path.stem)
+    return _build(merged, path, gate_sources, tuple(str(p) for p, _ in chain))
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> EnvironmentConfig:
+    """Validate and build a configuration from plain data, e.g. ``EnvironmentConfig.to_dict()``."""
+    path = Path(source)
+    data = dict(data)
+    if "extends" in data:
+        raise ConfigError(f"{source}: extends: not supported for in-memory configurations")
+    _check_structure(path, data)
+    data.setdefault("environment", path.stem)
+    return _build(data, path, dict.fromkeys(data.get("gates") or {}, source), (source,))
+
+
+def _build(
+    data: dict[str, Any], path: Path, gate_sources: dict[str, str], sources: tuple[str, ...]
+) -> EnvironmentConfig:
+    if "periods_per_year" not in data:
+        raise _fail(
+            path,
+            "periods_per_year",
+            "is required (here or in the file it extends)",
+            "Add e.g. `periods_per_year: 252` for daily bars; it is never guessed.",
+        )
+    gates = []
+    for name, spec in (data.get("gates") or {}).items():
+        spec = spec or {}
+        if not spec.get("enabled", True):
+            continue
+        gates.append(
+            GateSpec(
+                name=str(name),
+                mode=Mode(spec.get("mode", Mode.ENFORCE.value)),
+                params=MappingProxyType(dict(spec.get("params") or {})),
+                source=gate_sources.get(name, str(path)),
+            )
+        )
+    registry = data.get("registry") or {}
+    return EnvironmentConfig(
+        environment=data["environment"],
+        periods_per_year=data["periods_per_year"],
+        risk_free_rate=float(data.get("risk_free_rate", 0.0)),
+        plugins=tuple(data.get("plugins") or ()),
+        gates=tuple(gates),
+        registry=RegistrySettings(
+            promotion_grace_cycles=registry.get(
+                "promotion_grace_cycles", DEFAULT_PROMOTION_GRACE_CYCLES
+            ),
+            max_active=registry.get("max_active"),
+        ),
+        sources=sources,
+    )
+
+
+def dump_config(config: EnvironmentConfig | Mapping[str, Any]) -> str:
+    """Render a resolved configuration (or its ``to_dict()``) as YAML that loads back."""
+    data = config.to_dict() if isinstance(config, EnvironmentConfig) else dict(config)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+
+def rules_hash(resolved: Mapping[str, Any]) -> str:
+    """SHA-256 (first 16 hex digits) of a resolved configuration, without its name.
+
+    Two environments with the same rules share a hash, whatever their file layout.
+    """
+    rules = {k: v for k, v in resolved.items() if k != "environment"}
+    canonical = json.dumps(rules, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,210 @@
+"""Discovering, allowing, importing and registering gate plugins through pluggy.
+
+Built-in gates are entry points of this distribution and are always loaded. A third-party
+entry point in the group ``autopilot.gates`` is imported only when the environment's YAML
+lists its name under ``plugins``; otherwise it is reported as "installed, not enabled" and
+its code never runs. Any failure (missing, import error, hook raising, bad gate class,
+duplicate gate name) raises a :class:`~autopilot.errors.PluginError`: nothing is
+evaluated with a partial gate set.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+
+import pluggy
+
+from autopilot import hookspecs
+from autopilot.errors import DuplicateGateError, PluginLoadError
+from autopilot.gate import Gate
+
+__all__ = ["GateCatalog", "GateInfo", "InstalledPlugin", "installed_plugins", "load_gate_catalog"]
+
+logger = logging.getLogger(__name__)
+
+HOST_DISTRIBUTION = "strategy-autopilot"
+_GATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class InstalledPlugin:
+    """An entry point of the group ``autopilot.gates`` (not imported)."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+
+    @property
+    def builtin(self) -> bool:
+        """True for the gates shipped with strategy-autopilot itself."""
+        return _normalise(self.distribution) == _normalise(HOST_DISTRIBUTION)
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    """A registered gate class and the plugin that offered it."""
+
+    name: str
+    cls: type[Gate]
+    plugin: InstalledPlugin
+
+
+@dataclass(frozen=True)
+class GateCatalog:
+    """The gates available to one environment, and the plugins left out."""
+
+    gates: dict[str, GateInfo]
+    not_enabled: tuple[InstalledPlugin, ...]
+    plugin_manager: pluggy.PluginManager
+
+    def get(self, name: str) -> GateInfo | None:
+        """Return the gate called ``name``, if registered."""
+        return self.gates.get(name)
+
+    def plugin_versions(self) -> dict[str, str]:
+        """Loaded plugin name -> "distribution version", for audit records."""
+        return {
+            info.plugin.name: f"{info.plugin.distribution} {info.plugin.version}"
+            for info in self.gates.values()
+        }
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_plugins() -> list[InstalledPlugin]:
+    """List every entry point of the group ``autopilot.gates`` without importing any."""
+    found: dict[str, InstalledPlugin] = {}
+    for ep in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+        dist = ep.dist
+        plugin = InstalledPlugin(
+            name=ep.name,
+            module=ep.value,
+            distribution=dist.name if dist is not None else "unknown",
+            version=dist.version if dist is not None else "unknown",
+        )
+        # The same distribution can be visible twice (editable install plus a build dir).
+        found.setdefault(ep.name, plugin)
+    return sorted(found.values(), key=lambda p: (not p.builtin, p.name))
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager that knows the autopilot hook specs."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def load_gate_catalog(
+    allowed: Iterable[str] = (),
+    *,
+    source: str = "the configuration",
+    extra_plugins: Iterable[tuple[InstalledPlugin, object]] = (),
+) -> GateCatalog:
+    """Import the built-in and the allowed plugins and collect their gates.
+
+    Parameters
+    ----------
+    allowed : iterable of str
+        Entry-point names of third-party plugins that may be imported.
+    source : str
+        What to name in error messages as the origin of ``allowed`` (a config file).
+    extra_plugins : iterable of (InstalledPlugin, module or object)
+        Plugin objects registered directly, for embedding applications and tests.
+
+    Raises
+    ------
+    PluginLoadError
+        An allowed plugin is not installed, fails to import, or its hook raises or
+        returns something that is not a list of Gate subclasses.
+    DuplicateGateError
+        Two plugins offer the same gate name.
+    """
+    allowed = list(dict.fromkeys(allowed))
+    installed = {p.name: p for p in installed_plugins()}
+    missing = [name for name in allowed if name not in installed]
+    if missing:
+        available = ", ".join(sorted(p for p in installed if not installed[p].builtin)) or "none"
+        raise PluginLoadError(
+            f"plugin {missing[0]!r} is allowed in {source} but not installed "
+            f"(installed third-party plugins: {available}). Install the distribution that "
+            f"provides the entry point {missing[0]!r} in group {hookspecs.ENTRY_POINT_GROUP!r}, "
+            f"or remove it from 'plugins'."
+        )
+    pm = new_plugin_manager()
+    to_load = [p for p in installed.values() if p.builtin or p.name in allowed]
+    loaded: list[tuple[InstalledPlugin, object]] = []
+    for plugin in to_load:
+        try:
+            module = metadata.EntryPoint(
+                plugin.name, plugin.module, hookspecs.ENTRY_POINT_GROUP
+            ).load()
+        except Exception as exc:
+            raise PluginLoadError(
+                f"plugin {plugin.name!r} ({plugin.distribution} {plugin.version}) failed to "
+                f"import: {type(exc).__name__}: {exc}. Fix or reinstall it, or remove it from "
+                f"'plugins' in {source}; no gate was evaluated."
+            ) from exc
+        loaded.append((plugin, module))
+    loaded.extend(extra_plugins)
+    for plugin, module in loaded:
+        try:
+            pm.register(module, name=plugin.name)
+        except Exception as exc:
+            raise PluginLoadError(f"plugin {plugin.name!r} could not be registered: {exc}") from exc
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginLoadError(f"a plugin implements an unknown hook: {exc}") from exc
+
+    by_name = {plugin.name: plugin for plugin, _ in loaded}
+    gates: dict[str, GateInfo] = {}
+    for impl in pm.hook.autopilot_register_gates.get_hookimpls():
+        plugin = by_name[impl.plugin_name]
+        for cls in _call_register_hook(plugin, impl.function):
+            if cls.name in gates:
+                other = gates[cls.name].plugin
+                raise DuplicateGateError(
+                    f"gate {cls.name!r} is offered by plugin {other.name!r} ({other.distribution}) "
+                    f"and by plugin {plugin.name!r} ({plugin.distribution}); uninstall or disallow "
+                    f"one of them."
+                )
+            gates[cls.name] = GateInfo(cls.name, cls, plugin)
+    not_enabled = tuple(p for p in installed.values() if not p.builtin and p.name not in allowed)
+    for plugin in not_enabled:
+        logger.info("plugin %s (%s) is installed, not enabled", plugin.name, plugin.distribution)
+    return GateCatalog(dict(sorted(gates.items())), not_enabled, pm)
+
+
+def _call_register_hook(plugin: InstalledPlugin, hook) -> list[type[Gate]]:
+    try:
+        classes = hook()
+    except Exception as exc:
+        raise PluginLoadError(
+            f"plugin {plugin.name!r} raised in autopilot_register_gates: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(classes, list | tuple):
+        raise PluginLoadError(
+            f"plugin {plugin.name!r}: autopilot_register_gates must return a list of Gate "
+            f"classes, returned {type(classes).__name__}"
+        )
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, Gate)):
+            raise PluginLoadError(
+                f"plugin {plugin.name!r} registered {cls!r}, which is not a subclass of "
+                f"autopilot.Gate"
+            )
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not _GATE_NAME.match(name):
+            raise PluginLoadError(
+                f"plugin {plugin.name!r}: gate class {cls.__name__} needs a 'name' of lowercase "
+                f"letters, digits and underscores, has {name!r}"
+            )
+    return list(classes)

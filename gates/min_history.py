@@ -1,0 +1,50 @@
+"""Gate ``min_history``: at least ``bars`` live bars, or INSUFFICIENT_DATA everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autopilot import hookimpl
+from autopilot.batch import CandidateBatch
+from autopilot.gate import EvaluationContext, Gate, GateResult
+from autopilot.params import Interval, Param
+from autopilot.verdicts import INSUFFICIENT_CODE, PASS_CODE, format_reason
+
+
+class MinHistoryGate(Gate):
+    """A candidate with fewer live bars than ``bars`` is INSUFFICIENT_DATA.
+
+    The gate set applies the same minimum to every gate that needs history, so a short
+    track record can never pass a Sharpe or drawdown gate by luck.
+    """
+
+    name = "min_history"
+    description = "at least `bars` live bars; shorter records are INSUFFICIENT_DATA for all gates"
+    parameters = {
+        "bars": Param(int, default=252, interval=Interval(2, None), doc="minimum live bars")
+    }
+    threshold_parameter = "bars"
+    needs_history = False
+
+    def required_history(self) -> int:
+        """The minimum every history-needing gate applies."""
+        return self.params["bars"]
+
+    def evaluate(self, batch: CandidateBatch, context: EvaluationContext) -> GateResult:
+        """Count live bars per candidate."""
+        live = batch.statistics().live_bars
+        bars = self.params["bars"]
+        enough = live >= bars
+        outcomes = np.where(enough, PASS_CODE, INSUFFICIENT_CODE).astype(np.int8)
+
+        def reason(i: int) -> str:
+            code = "OK" if enough[i] else "INSUFFICIENT_HISTORY"
+            return format_reason(code, live_bars=int(live[i]), min_bars=bars)
+
+        return GateResult(outcomes, live.astype(np.float64), reason, float(bars))
+
+
+@hookimpl
+def autopilot_register_gates() -> list[type[Gate]]:
+    """Offer the ``min_history`` gate."""
+    return [MinHistoryGate]
