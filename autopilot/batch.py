@@ -123,6 +123,7 @@ class CandidateBatch:
         self.dates = dates
         self.regimes = regimes
         self.regime_names = tuple(regime_names) if regime_names is not None else None
+        self._statistics: BatchStatistics | None = None
         self._transitions: dict[int, TransitionStatistics] = {}
 
     @property
@@ -173,15 +174,15 @@ class CandidateBatch:
     def prepare(self, transition_windows: Sequence[int] = ()) -> None:
         """Compute the statistics (and transition windows) in a single pass, ahead of the gates."""
         wanted = sorted(set(transition_windows) - set(self._transitions))
-        if "statistics" in self.__dict__ and not wanted:
+        if self._statistics is not None and not wanted:
             return
         self._compute(wanted)
 
     def statistics(self) -> BatchStatistics:
         """The per-candidate statistics, computed once per batch."""
-        if "statistics" not in self.__dict__:
+        if self._statistics is None:
             self._compute([])
-        return self.__dict__["statistics"]
+        return self._statistics
 
     def transition(self, window: int) -> TransitionStatistics:
         """Transition-drawdown statistics for half-width ``window`` (computed on first use)."""
@@ -211,11 +212,11 @@ class CandidateBatch:
         (count, first, last, bad, s1, s2, s3, s4, lo, hi, min_ratio, w_min_ratio) = (
             fused_column_statistics(self.returns, reset, member)
         )
-        if "statistics" not in self.__dict__:
-            self.__dict__["statistics"] = _finish_statistics(
+        if self._statistics is None:
+            self._statistics = _finish_statistics(
                 count, first, last, bad, s1, s2, s3, s4, lo, hi, min_ratio
             )
-        stats = self.__dict__["statistics"]
+        stats = self._statistics
         for w, k in enumerate(fused_windows):
             self._transitions[k] = self._shared_transition(stats, k, 1.0 - w_min_ratio[w])
         for k in windows:
