@@ -73,7 +73,9 @@ def test_seed_t2_transition_loss(limit, near_outcome):
 
 
 def test_no_regime_change_is_insufficient_data():
-    (decision,) = transition_gate(0.2).evaluate(batch_of({"a": [0.01, -0.02] * 5}, regimes=np.zeros(10)))
+    (decision,) = transition_gate(0.2).evaluate(
+        batch_of({"a": [0.01, -0.02] * 5}, regimes=np.zeros(10))
+    )
     v = verdict(decision, "transition_drawdown")
     assert v.outcome is Outcome.INSUFFICIENT_DATA and v.reason == "NO_REGIME_CHANGE"
 
@@ -153,7 +155,12 @@ def test_never_live_candidate_is_insufficient(rng):
 
 def test_shadow_gate_reports_but_does_not_block(rng):
     returns = rng.normal(0.001, 0.01, 300)
-    gates = make_gate_set({"sharpe": {"params": {"min": -10.0}}, "max_drawdown": {"mode": "shadow", "params": {"max": 0.0}}})
+    gates = make_gate_set(
+        {
+            "sharpe": {"params": {"min": -10.0}},
+            "max_drawdown": {"mode": "shadow", "params": {"max": 0.0}},
+        }
+    )
     (decision,) = gates.evaluate(batch_of({"a": returns}))
     shadow = verdict(decision, "max_drawdown")
     assert shadow.outcome is Outcome.FAIL and shadow.mode is Mode.SHADOW
@@ -162,7 +169,9 @@ def test_shadow_gate_reports_but_does_not_block(rng):
 
 def test_psr_gate_benchmark_is_annual(rng):
     returns = rng.normal(0.001, 0.01, 500)
-    gates = make_gate_set({"probabilistic_sharpe": {"params": {"benchmark_sharpe": 1.0, "min_probability": 0.5}}})
+    gates = make_gate_set(
+        {"probabilistic_sharpe": {"params": {"benchmark_sharpe": 1.0, "min_probability": 0.5}}}
+    )
     (decision,) = gates.evaluate(batch_of({"a": returns}))
     from autopilot import metrics
 

@@ -81,7 +81,9 @@ def test_psr_reference_nonnormal():
 
 
 def test_psr_reference_normal():
-    assert metrics.probabilistic_sharpe_ratio(1.14, 1.0, 250) == pytest.approx(0.95727, abs=1e-5)  # published to 5 d.p.
+    assert metrics.probabilistic_sharpe_ratio(1.14, 1.0, 250) == pytest.approx(
+        0.95727, abs=1e-5
+    )  # published to 5 d.p.
 
 
 def test_psr_is_vectorised():
@@ -101,8 +103,12 @@ def test_expected_max_sharpe_needs_two_trials():
 
 def test_dsr_paper_example():
     dsr = metrics.deflated_sharpe_ratio(
-        sharpe=2.5 / math.sqrt(250), n_obs=1250, skew=-3.0, kurt=10.0,
-        sharpe_variance=0.5 / 250, n_trials=100,
+        sharpe=2.5 / math.sqrt(250),
+        n_obs=1250,
+        skew=-3.0,
+        kurt=10.0,
+        sharpe_variance=0.5 / 250,
+        n_trials=100,
     )
     assert dsr == pytest.approx(0.90039683444939034, abs=1e-12)
 

@@ -1,0 +1,222 @@
+"""Real plugin distributions installed with pip, used through the real command line.
+
+The PBO plugin from ``plugins/`` and a distribution of deliberately broken plugins are
+installed with pip into folders of their own; the CLI runs in a subprocess with those
+folders on ``PYTHONPATH``, exactly as if they were installed next to strategy-autopilot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PBO_SOURCE = ROOT / "plugins" / "autopilot-pbo"
+FIXTURE_SOURCE = Path(__file__).parent / "fixture_plugins"
+
+
+def pip_install(source: Path, workdir: Path) -> Path:
+    """Install a plugin distribution with pip into a folder of its own; return the folder."""
+    copy = workdir / "src"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    target = workdir / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(copy),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+@pytest.fixture(scope="session")
+def pbo_site(tmp_path_factory) -> Path:
+    return pip_install(PBO_SOURCE, tmp_path_factory.mktemp("pbo"))
+
+
+@pytest.fixture(scope="session")
+def fixture_site(tmp_path_factory) -> Path:
+    return pip_install(FIXTURE_SOURCE, tmp_path_factory.mktemp("fixtures"))
+
+
+def run(args: list[str], *sites: Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(s) for s in sites))
+    return subprocess.run(
+        [sys.executable, "-m", "autopilot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def probe(code: str, *sites: Path, cwd: Path) -> str:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(s) for s in sites))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def returns_file(tmp_path) -> Path:
+    rng = np.random.default_rng(7)
+    dates = pd.bdate_range("2020-01-01", periods=400)
+    frame = pd.DataFrame({"date": dates})
+    for i in range(6):
+        frame[f"s{i}"] = rng.normal(0.0008 * i, 0.01, len(dates))
+    frame["regime"] = (np.arange(len(dates)) // 100) % 2
+    path = tmp_path / "batch.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def env_file(tmp_path: Path, plugins: list[str], gates: dict) -> Path:
+    import yaml
+
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump({"periods_per_year": 252, "plugins": plugins, "gates": gates}))
+    return path
+
+
+def test_installed_plugin_is_discovered_but_not_enabled(tmp_path, pbo_site):
+    done = run(["gates", "list"], pbo_site, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "pbo  [installed, not enabled]  plugin pbo (autopilot-pbo 0.1.0)" in done.stdout
+    assert "sharpe  [available]" in done.stdout
+
+
+def test_a_plugin_not_allowed_is_never_imported(tmp_path, pbo_site):
+    env = env_file(tmp_path, [], {"sharpe": {}})
+    code = (
+        "import sys; from autopilot.gateset import GateSet; from autopilot.config import load_config;"
+        f"g = GateSet(load_config({str(env)!r}));"
+        "print(sorted(p.name for p in g.catalog.not_enabled), 'autopilot_pbo' in sys.modules)"
+    )
+    assert probe(code, pbo_site, cwd=tmp_path) == "['pbo'] False"
+
+
+def test_allowed_plugin_is_used_from_yaml(tmp_path, pbo_site, returns_file):
+    env = env_file(
+        tmp_path,
+        ["pbo"],
+        {
+            "sharpe": {"params": {"min": 0.0}},
+            "pbo": {"params": {"blocks": 8, "max_probability": 0.5}},
+        },
+    )
+    listing = run(["gates", "list", "--env", str(env)], pbo_site, cwd=tmp_path)
+    assert "pbo  [enabled, enforce]  plugin pbo (autopilot-pbo 0.1.0)" in listing.stdout
+    done = run(
+        ["gates", "check", str(returns_file), "--env", str(env), "--format", "json"],
+        pbo_site,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    pbo = [next(g for g in d["gates"] if g["gate"] == "pbo") for d in payload["decisions"]]
+    assert len({v["value"] for v in pbo}) == 1  # one batch-level probability
+    assert 0.0 <= pbo[0]["value"] <= 1.0
+    assert pbo[0]["reason"].split(":")[0] in {"OK", "ABOVE_MAX"}
+    assert "splits=70" in pbo[0]["reason"]  # C(8, 4)
+
+
+def test_gate_of_a_plugin_not_allowed_is_a_config_error(tmp_path, pbo_site, returns_file):
+    env = env_file(tmp_path, [], {"pbo": {}})
+    done = run(["gates", "check", str(returns_file), "--env", str(env)], pbo_site, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "gates.pbo: unknown gate" in done.stderr
+    assert "Installed but not enabled plugins: pbo" in done.stderr
+    assert done.stdout == ""
+
+
+def test_allowed_but_missing_plugin(tmp_path, returns_file):
+    env = env_file(tmp_path, ["pbo"], {"sharpe": {}})
+    done = run(["gates", "check", str(returns_file), "--env", str(env)], cwd=tmp_path)
+    assert done.returncode == 2
+    assert "plugin 'pbo' is allowed in" in done.stderr and "but not installed" in done.stderr
+
+
+def test_plugin_that_fails_to_import_fails_closed(tmp_path, fixture_site, returns_file):
+    env = env_file(tmp_path, ["broken_import"], {"sharpe": {}})
+    report = tmp_path / "report.html"
+    done = run(
+        ["gates", "check", str(returns_file), "--env", str(env), "--report", str(report)],
+        fixture_site,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "plugin 'broken_import'" in done.stderr
+    assert (
+        "ModuleNotFoundError" in done.stderr and "a_dependency_that_is_not_installed" in done.stderr
+    )
+    assert done.stdout == "" and not report.exists()
+
+
+def test_broken_plugin_that_is_not_allowed_does_no_harm(tmp_path, fixture_site, returns_file):
+    env = env_file(tmp_path, [], {"sharpe": {}})
+    done = run(["gates", "check", str(returns_file), "--env", str(env)], fixture_site, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+def test_gate_that_raises_gives_error_verdicts(tmp_path, fixture_site, returns_file):
+    env = env_file(
+        tmp_path, ["raising_gate"], {"sharpe": {"params": {"min": -100.0}}, "exploding": {}}
+    )
+    done = run(
+        ["gates", "check", str(returns_file), "--env", str(env), "--format", "json"],
+        fixture_site,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    decisions = json.loads(done.stdout)["decisions"]
+    assert decisions and not any(d["promotable"] for d in decisions)
+    for d in decisions:
+        exploding = next(g for g in d["gates"] if g["gate"] == "exploding")
+        assert exploding["outcome"] == "ERROR"
+        assert (
+            exploding["reason"]
+            == "GATE_EXCEPTION: type=ZeroDivisionError, message=the plugin divided by zero"
+        )
+
+
+@pytest.mark.parametrize(
+    ("plugin", "message"),
+    [
+        (
+            "raising_hook",
+            "plugin 'raising_hook' raised in autopilot_register_gates: RuntimeError: registration failed",
+        ),
+        (
+            "duplicate_sharpe",
+            "gate 'sharpe' is offered by plugin 'sharpe' (strategy-autopilot) and by plugin 'duplicate_sharpe' (autopilot-fixture-plugins)",
+        ),
+        ("misspelled_hook", "unknown hook"),
+    ],
+)
+def test_badly_behaved_plugins_stop_the_load(tmp_path, fixture_site, returns_file, plugin, message):
+    env = env_file(tmp_path, [plugin], {"max_drawdown": {}})
+    done = run(["gates", "check", str(returns_file), "--env", str(env)], fixture_site, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert done.stdout == ""

@@ -1,0 +1,195 @@
+"""YAML environments: shipped files, strict validation and the dump/reload round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autopilot.config import config_from_dict, dump_config, load_config
+from autopilot.errors import ConfigError, GateParameterError
+from autopilot.gateset import GateSet
+
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_shipped_configs_load_and_build_a_gate_set(config_dir, env):
+    config = load_config(env, config_dir)
+    gate_set = GateSet(config)
+    assert config.environment == env
+    assert config.periods_per_year == 252
+    assert {g.name for g in gate_set.gates} >= {"sharpe", "max_drawdown", "transition_drawdown"}
+
+
+def params(config_dir, env):
+    return {g.name: g.gate.params for g in GateSet(load_config(env, config_dir)).gates}
+
+
+def test_prod_is_the_strictest(config_dir):
+    prod, staging, dev = (params(config_dir, e) for e in ("prod", "staging", "dev"))
+    for looser in (staging, dev):
+        assert prod["sharpe"]["min"] >= looser["sharpe"]["min"]
+        assert prod["max_drawdown"]["max"] <= looser["max_drawdown"]["max"]
+        assert prod["transition_drawdown"]["max"] <= looser["transition_drawdown"]["max"]
+        assert prod["min_history"]["bars"] >= looser["min_history"]["bars"]
+        assert (
+            prod["probabilistic_sharpe"]["min_probability"]
+            >= looser["probabilistic_sharpe"]["min_probability"]
+        )
+    modes = {g.name: g.mode.value for g in GateSet(load_config("prod", config_dir)).gates}
+    assert set(modes.values()) == {"enforce"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_dump_and_reload_gives_the_same_gate_set(tmp_path, config_dir, env):
+    original = GateSet(load_config(env, config_dir))
+    dumped = write(tmp_path, f"{env}.yaml", dump_config(original.describe()))
+    reloaded = GateSet(load_config(dumped))
+    assert reloaded.describe() == original.describe()
+    assert reloaded.config_hash == original.config_hash
+    assert dump_config(load_config(dumped)) == dump_config(original.describe())
+
+
+def test_hash_ignores_layout_but_not_rules(tmp_path):
+    a = write(tmp_path, "a.yaml", "periods_per_year: 252\ngates: {sharpe: {params: {min: 0.5}}}\n")
+    b = write(tmp_path, "b.yaml", "periods_per_year: 252\ngates:\n  sharpe: {}\n")
+    c = write(tmp_path, "c.yaml", "periods_per_year: 252\ngates: {sharpe: {params: {min: 0.6}}}\n")
+    hashes = [GateSet(load_config(p)).config_hash for p in (a, b, c)]
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("periods_per_year: 252\nperiods_per_year: 12\n", "duplicate key 'periods_per_year'"),
+        ("periods_per_year: 252\nperiod_per_year: 12\n", "period_per_year: unknown key"),
+        ("periods_per_year: daily\n", "periods_per_year: must be a positive integer, was 'daily'"),
+        ("periods_per_year: 0\n", "must be a positive integer"),
+        ("periods_per_year: true\n", "must be a positive integer"),
+        ("risk_free_rate: 0.02\n", "periods_per_year: is required"),
+        ("periods_per_year: 252\nrisk_free_rate: 2\n", "risk_free_rate: must be an annual rate"),
+        ("periods_per_year: 252\nplugins: pbo\n", "plugins: must be a list"),
+        ("periods_per_year: 252\ngates: [sharpe]\n", "gates: must be a mapping"),
+        (
+            "periods_per_year: 252\ngates: {sharpe: {mode: block}}\n",
+            "gates.sharpe.mode: must be 'enforce' or 'shadow'",
+        ),
+        ("periods_per_year: 252\ngates: {sharpe: {min: 1}}\n", "gates.sharpe.min: unknown key"),
+        (
+            "periods_per_year: 252\ngates: {sharpe: {enabled: 'no'}}\n",
+            "gates.sharpe.enabled: must be true or false",
+        ),
+        (
+            "periods_per_year: 252\nregistry: {promotion_grace_cycles: 0}\n",
+            "registry.promotion_grace_cycles: must be an integer >= 1",
+        ),
+        ("periods_per_year: 252\nregistry: {max_active: -3}\n", "registry.max_active"),
+        ("periods_per_year: 252\nregistry: {grace: 3}\n", "registry.grace: unknown key"),
+        ("periods_per_year: [252\n", "invalid YAML"),
+        ("- 1\n- 2\n", "the top level must be a mapping"),
+        (
+            "periods_per_year: 252\nextends: missing.yaml\n",
+            "missing.yaml: configuration file not found",
+        ),
+        ("periods_per_year: !!python/object:os.system ls\n", "invalid YAML"),
+    ],
+)
+def test_bad_files_name_file_key_and_fix(tmp_path, text, message):
+    path = write(tmp_path, "env.yaml", text)
+    with pytest.raises(ConfigError, match=None) as info:
+        load_config(path)
+    assert message in str(info.value)
+    assert "env.yaml" in str(info.value) or "missing.yaml" in str(info.value)
+
+
+def test_error_names_the_file_that_holds_the_bad_key(tmp_path):
+    write(tmp_path, "base.yaml", "periods_per_year: 252\ngates: {sharpe: {paramz: {}}}\n")
+    env = write(tmp_path, "dev.yaml", "extends: base.yaml\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml: gates\.sharpe\.paramz: unknown key"):
+        load_config(env)
+
+
+def test_extends_cycle_is_refused(tmp_path):
+    write(tmp_path, "a.yaml", "extends: b.yaml\nperiods_per_year: 252\n")
+    write(tmp_path, "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+
+
+def test_extending_file_overrides_and_can_disable(tmp_path):
+    write(
+        tmp_path,
+        "base.yaml",
+        "periods_per_year: 252\ngates: {sharpe: {params: {min: 0.5}}, max_drawdown: {}}\n",
+    )
+    env = write(
+        tmp_path,
+        "x.yaml",
+        "extends: base.yaml\ngates: {sharpe: {params: {min: 1.0}}, max_drawdown: {enabled: false}}\n",
+    )
+    config = load_config(env)
+    assert [(g.name, dict(g.params)) for g in config.gates] == [("sharpe", {"min": 1.0})]
+    assert config.environment == "x"
+
+
+def test_unknown_environment_lists_known_ones(config_dir):
+    with pytest.raises(ConfigError, match="known environments: base, dev, prod, staging"):
+        load_config("qa", config_dir)
+
+
+def test_unknown_gate_lists_available_gates(tmp_path):
+    env = write(tmp_path, "e.yaml", "periods_per_year: 252\ngates: {sharp: {}}\n")
+    with pytest.raises(
+        ConfigError, match=r"e\.yaml: gates\.sharp: unknown gate\. Available gates: .*sharpe"
+    ):
+        GateSet(load_config(env))
+
+
+@pytest.mark.parametrize(
+    ("gate", "params", "message"),
+    [
+        (
+            "max_drawdown",
+            {"max": 1.5},
+            "The 'max' parameter of gate 'max_drawdown' must be in [0, 1], was 1.5.",
+        ),
+        (
+            "sharpe",
+            {"min": "high"},
+            "The 'min' parameter of gate 'sharpe' must be a number, was 'high' (str).",
+        ),
+        (
+            "sharpe",
+            {"minimum": 1},
+            "Gate 'sharpe' has no parameter 'minimum'; its parameters are: min.",
+        ),
+        (
+            "transition_drawdown",
+            {"window": 2.5},
+            "The 'window' parameter of gate 'transition_drawdown' must be an integer",
+        ),
+        ("min_history", {"bars": True}, "must be an integer, was True"),
+        ("sharpe", {"min": float("nan")}, "must be a finite number"),
+    ],
+)
+def test_bad_gate_parameters_name_file_key_rule_and_value(gate, params, message):
+    with pytest.raises(GateParameterError) as info:
+        GateSet(
+            config_from_dict(
+                {"periods_per_year": 252, "gates": {gate: {"params": params}}}, "t.yaml"
+            )
+        )
+    assert message in str(info.value)
+    assert f"t.yaml: gates.{gate}.params" in str(info.value)
+
+
+def test_a_config_without_gates_is_refused():
+    with pytest.raises(ConfigError, match="no gate is enabled"):
+        GateSet(config_from_dict({"periods_per_year": 252, "gates": {}}))
