@@ -148,7 +148,7 @@ def test_short_history_is_insufficient_for_every_history_gate(rng):
 
 def test_never_live_candidate_is_insufficient(rng):
     live = rng.normal(0.002, 0.01, 60)
-    a, b = make_gate_set(ALL_GATES).evaluate(batch_of({"live": live, "never": np.full(60, np.nan)}))
+    _, b = make_gate_set(ALL_GATES).evaluate(batch_of({"live": live, "never": np.full(60, np.nan)}))
     assert {v.reason for v in b.verdicts} == {"NO_LIVE_BARS"}
     assert not b.promotable
 

@@ -106,7 +106,7 @@ def test_missing_unknown_and_corrupt_files(tmp_path):
     with pytest.raises(InputError, match="unsupported file type"):
         read_candidates(tmp_path / "r.xlsx")
     (tmp_path / "r.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(InputError, match="r.parquet: cannot read"):
+    with pytest.raises(InputError, match=r"r\.parquet: cannot read"):
         read_candidates(tmp_path / "r.parquet")
 
 
