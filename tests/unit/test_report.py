@@ -138,12 +138,24 @@ def _batch(regimes: np.ndarray | None = None, dates: bool = True) -> CandidateBa
     return CandidateBatch(_returns(), IDS, index, regimes)
 
 
-def _write(tmp_path: Path, batch: CandidateBatch, **kwargs: object) -> Path:
+def _write(
+    tmp_path: Path,
+    batch: CandidateBatch,
+    *,
+    decisions: tuple[Decision, ...] = DECISIONS,
+    transition_window: int = 3,
+    max_plots: int = 40,
+) -> Path:
     path = tmp_path / "report.html"
-    decisions = kwargs.pop("decisions", DECISIONS)
     write_html_report(
-        path, decisions, batch, environment="staging", config_hash="c0ffee", **kwargs
-    )  # type: ignore[arg-type]
+        path,
+        decisions,
+        batch,
+        environment="staging",
+        config_hash="c0ffee",
+        transition_window=transition_window,
+        max_plots=max_plots,
+    )
     return path
 
 

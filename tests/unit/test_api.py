@@ -1,0 +1,79 @@
+"""The public surface: verdict records, parameter constraints, exports."""
+
+from __future__ import annotations
+import __future__
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+import autopilot
+from autopilot.errors import GateParameterError
+from autopilot.params import Interval, Param, validate_params
+from autopilot.verdicts import Decision, Mode, Outcome, Verdict, format_reason
+
+
+def test_all_is_sorted_and_matches_exports():
+    assert autopilot.__all__ == sorted(autopilot.__all__)
+    for name in autopilot.__all__:
+        assert hasattr(autopilot, name), name
+    public = {
+        name
+        for name, value in vars(autopilot).items()
+        if not name.startswith("_")
+        and not isinstance(value, type(autopilot))  # submodules
+        and value is not __future__.annotations
+    }
+    assert public == set(autopilot.__all__)
+
+
+def test_package_is_typed():
+    assert (Path(autopilot.__file__).parent / "py.typed").exists()
+
+
+def test_reason_format():
+    assert (
+        format_reason("BELOW_MIN", value=0.41234567, min=0.5)
+        == "BELOW_MIN: value=0.412346, min=0.5"
+    )
+    assert format_reason("NO_REGIME_CHANGE") == "NO_REGIME_CHANGE"
+
+
+def test_verdict_is_frozen_and_json_safe():
+    v = Verdict("sharpe", Outcome.ERROR, math.inf, 0.5, Mode.ENFORCE, "ZERO_VARIANCE")
+    assert v.value is None
+    with pytest.raises(AttributeError):
+        v.value = 1.0  # type: ignore[misc]
+    assert Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v
+
+
+def test_promotable_needs_every_enforced_pass_and_ignores_shadow():
+    ok = Verdict("a", Outcome.PASS, 1.0, 0.5, Mode.ENFORCE, "OK")
+    shadow_fail = Verdict("b", Outcome.FAIL, 1.0, 0.5, Mode.SHADOW, "ABOVE_MAX")
+    insufficient = Verdict("c", Outcome.INSUFFICIENT_DATA, None, 0.5, Mode.ENFORCE, "X")
+    assert Decision("s", (ok, shadow_fail)).promotable
+    assert not Decision("s", (ok, insufficient)).promotable
+    assert not Decision("s", ()).promotable
+    assert Decision("s", (ok, insufficient)).blocking_reasons == ("c: X",)
+
+
+def test_interval_text_and_membership():
+    assert str(Interval(0, 1)) == "[0, 1]"
+    assert str(Interval(0, None, closed="neither")) == "(0, inf)"
+    assert 0 not in Interval(0, 1, closed="right") and 1 in Interval(0, 1, closed="right")
+
+
+def test_param_validation_messages():
+    declared = {"max": Param(float, default=0.2, interval=Interval(0, 1)), "k": Param(int)}
+    assert dict(validate_params("g", declared, {"k": 3})) == {"max": 0.2, "k": 3}
+    with pytest.raises(
+        GateParameterError, match=r"The 'k' parameter of gate 'g' is required \(int, required\)"
+    ):
+        validate_params("g", declared, {})
+    with pytest.raises(GateParameterError, match=r"must be in \[0, 1\], was 1\.5"):
+        validate_params("g", declared, {"k": 1, "max": 1.5})
+    choice = {"how": Param(str, default="a", choices=("a", "b"))}
+    with pytest.raises(GateParameterError, match="must be one of 'a', 'b', was 'c'"):
+        validate_params("g", choice, {"how": "c"})

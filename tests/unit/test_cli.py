@@ -1,0 +1,119 @@
+"""The command line: outputs and exit codes (0 evaluated, 2 bad input or config, 1 internal)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from autopilot import cli
+from autopilot.verdicts import Decision
+from tests.conftest import CONFIG_DIR
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A folder with the shipped configs and a small returns file, as a user would have."""
+    shutil.copytree(CONFIG_DIR, tmp_path / "configs")
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2019-01-01", periods=600)
+    rows = []
+    for i in range(4):
+        r = rng.normal(0.0004 * (i + 1), 0.01, len(dates))
+        rows.append(pd.DataFrame({"strategy_id": f"s{i}", "date": dates, "return": r}))
+    frame = pd.concat(rows)
+    frame["regime"] = np.tile((np.arange(len(dates)) // 150) % 2, 4)
+    frame.to_parquet(tmp_path / "batch.parquet")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_check_table(workdir, capsys):
+    assert cli.main(["gates", "check", "batch.parquet", "--env", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["strategy", "promote", "min_history"]
+    assert "4 candidates," in out and "environment dev" in out
+
+
+def test_check_json_is_complete_and_rebuilds(workdir, capsys):
+    assert cli.main(["gates", "check", "batch.parquet", "--env", "prod", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {"environment", "config_hash", "decisions"}
+    assert payload["environment"] == "prod" and len(payload["config_hash"]) == 16
+    for item in payload["decisions"]:
+        assert set(item) == {"strategy_id", "promotable", "gates"}
+        assert set(item["gates"][0]) == {"gate", "outcome", "value", "threshold", "mode", "reason"}
+        assert Decision.from_dict(item).to_dict() == item
+
+
+def test_bad_config_exits_2_and_prints_nothing(workdir, capsys):
+    (workdir / "configs" / "broken.yaml").write_text(
+        "extends: base.yaml\ngates: {sharpe: {params: {min: x}}}\n"
+    )
+    assert cli.main(["gates", "check", "batch.parquet", "--env", "broken", "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        "broken.yaml: gates.sharpe.params: The 'min' parameter of gate 'sharpe' must be a number"
+        in captured.err
+    )
+
+
+def test_bad_input_exits_2(workdir, capsys):
+    (workdir / "bad.csv").write_text("strategy_id,date,return\na,2024-01-01,oops\n")
+    assert cli.main(["gates", "check", "bad.csv", "--env", "dev"]) == 2
+    assert "bad.csv: row 2 (strategy 'a'): return 'oops' is not a number" in capsys.readouterr().err
+    assert cli.main(["gates", "check", "missing.csv", "--env", "dev"]) == 2
+
+
+def test_unknown_environment_exits_2(workdir, capsys):
+    assert cli.main(["gates", "check", "batch.parquet", "--env", "qa"]) == 2
+    assert "known environments" in capsys.readouterr().err
+
+
+def test_usage_error_exits_2(workdir, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["gates", "check", "batch.parquet"])  # --env is required
+    assert info.value.code == 2
+
+
+def test_internal_error_exits_1(workdir, capsys, monkeypatch):
+    def broken_reader(*args, **kwargs):
+        raise RuntimeError("unexpected state")
+
+    monkeypatch.setattr(cli, "read_candidates", broken_reader)
+    assert cli.main(["gates", "check", "batch.parquet", "--env", "dev"]) == 1
+    assert "internal error: RuntimeError: unexpected state" in capsys.readouterr().err
+
+
+def test_config_show_prints_loadable_yaml(workdir, capsys):
+    assert cli.main(["config", "show", "--env", "staging"]) == 0
+    text = capsys.readouterr().out
+    data = yaml.safe_load(text)
+    assert data["environment"] == "staging"
+    assert data["gates"]["deflated_sharpe"]["mode"] == "shadow"
+    assert data["gates"]["sharpe"]["params"] == {"min": 0.5}
+
+
+def test_gates_list_shows_parameters_and_status(workdir, capsys):
+    assert cli.main(["gates", "list", "--env", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "transition_drawdown  [enabled, enforce]  plugin transition_drawdown (strategy-autopilot"
+        in out
+    )
+    assert "    window: int in [1, inf), default 3" in out
+    assert "deflated_sharpe  [enabled, shadow]" in out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "autopilot"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("autopilot ")
