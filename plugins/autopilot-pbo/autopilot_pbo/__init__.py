@@ -68,7 +68,8 @@ class PboGate(Gate):
             float, default=0.5, interval=Interval(0, 1), doc="largest PBO that passes"
         ),
         "blocks": Param(
-            int, default=16, interval=Interval(2, None), doc="number of CSCV blocks S (even)"
+            # C(S, S/2) splits: 184,756 at S=20; beyond that the gate would run for hours.
+            int, default=16, interval=Interval(2, 20), doc="number of CSCV blocks S (even)"
         ),
         "min_bars_per_block": Param(
             int, default=4, interval=Interval(2, None), doc="least common bars per block"
@@ -83,7 +84,7 @@ class PboGate(Gate):
         # Evenness is not expressible as an Interval; checked here in the same wording.
         if blocks % 2:
             raise GateParameterError(
-                f"The 'blocks' parameter of gate '{self.name}' must be an even integer >= 2, "
+                f"The 'blocks' parameter of gate '{self.name}' must be an even integer in [2, 20], "
                 f"was {blocks!r}."
             )
 
