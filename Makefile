@@ -17,7 +17,6 @@ run: $(STAMP)
 	mkdir -p build
 	$(BIN)/autopilot example build/example_batch.parquet
 	$(BIN)/autopilot gates check build/example_batch.parquet --env dev --report build/report.html
-	@echo "report: build/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -190,7 +190,7 @@ def _format_table(table: VerdictTable) -> str:
         for column in table.columns:
             outcome = _SHORT_OUTCOME[OUTCOMES[column.outcomes[i]].value]
             value = column.values[i]
-            text = outcome if value != value else f"{outcome} {value:.3g}"
+            text = outcome if value != value else f"{outcome} {value:.4g}"
             cells.append(text + ("*" if column.mode.value == "shadow" else ""))
         rows.append(cells)
     widths = [max(len(r[k]) for r in [headers, *rows]) for k in range(len(headers))]

@@ -208,6 +208,8 @@ def write_example(path: str | os.PathLike[str], frame: pd.DataFrame | None = Non
             frame.to_csv(tmp_name, index=False, compression=compression)
         else:
             frame.to_parquet(tmp_name, index=False)
+        # mkstemp creates 0600; example data are meant to be shared.
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

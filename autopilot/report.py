@@ -34,8 +34,8 @@ _MAX_POINTS = 800
 _OMITTED_LISTED = 25
 
 # Chart geometry in SVG user units.
-_WIDTH = 760
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 12, 10, 22
+_WIDTH = 960
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 12, 18, 22
 _EQUITY_HEIGHT = 200
 _DRAWDOWN_HEIGHT = 120
 
@@ -50,9 +50,11 @@ table{border-collapse:collapse;font-size:13px}
 th,td{border:1px solid #dadce0;padding:3px 6px;text-align:left;vertical-align:top}
 thead th{position:sticky;top:0;background:#f1f3f4}
 td.sid{font-family:ui-monospace,monospace;white-space:nowrap}
-.oc{font-weight:600}.vt{color:#5f6368;margin-left:4px;font-size:12px}
-.why{font-size:11px;color:#3c4043;max-width:320px}
-.sh{font-size:10px;border:1px dashed #80868b;border-radius:3px;padding:0 2px;margin-left:4px}
+#verdicts b{font-weight:600}
+#verdicts i{font-style:normal;color:#5f6368;margin-left:4px;font-size:12px}
+#verdicts small{display:block;font-size:11px;color:#3c4043;max-width:320px}
+#verdicts sup{vertical-align:1px;font-size:10px;border:1px dashed #80868b;border-radius:3px;
+padding:0 2px;margin-left:4px}
 td.shadow{opacity:.7}
 .o-pass{background:#e6f4ea;color:#0d652d}.o-fail{background:#fce8e6;color:#a50e0e}
 .o-insufficient_data{background:#fef7e0;color:#7a4f01}.o-error{background:#f3e8fd;color:#681da8}
@@ -214,19 +216,18 @@ def _number(value: float | None) -> str:
 
 
 def _verdict_cell(verdict: Verdict | None) -> str:
+    # Terse markup (<b>, <i>, <small>) on purpose: a 10,000-row table repeats it 60,000 times.
     if verdict is None:
-        return "<td class='o-none' data-outcome=''>—</td>"
+        return "<td class='o-none'>—</td>"
     classes = _outcome_class(verdict.outcome)
     shadow = ""
     if verdict.mode is Mode.SHADOW:
         classes += " shadow"
-        shadow = "<span class='sh'>shadow</span>"
-    why = f"<div class='why'>{_esc(verdict.reason)}</div>" if verdict.blocks else ""
+        shadow = "<sup>shadow</sup>"
+    why = f"<small>{_esc(verdict.reason)}</small>" if verdict.blocks else ""
     return (
-        f"<td class='{classes}' data-outcome='{verdict.outcome.value}' "
-        f"title='{_esc(verdict.reason)}'><span class='oc'>{verdict.outcome.value}</span>"
-        f"<span class='vt'>{_number(verdict.value)} / {_number(verdict.threshold)}</span>"
-        f"{shadow}{why}</td>"
+        f"<td class='{classes}' title='{_esc(verdict.reason)}'><b>{verdict.outcome.value}</b>"
+        f"<i>{_number(verdict.value)} / {_number(verdict.threshold)}</i>{shadow}{why}</td>"
     )
 
 
@@ -311,11 +312,10 @@ def _candidate_section(
     decision: Decision, batch: CandidateBatch, column: int | None, window: int
 ) -> str:
     sid = _esc(decision.strategy_id)
-    badge = (
-        "<span class='yes'>promotable</span>"
-        if decision.promotable
-        else ("<span class='no'>not promotable</span>")
-    )
+    if decision.promotable:
+        badge = "<span class='yes'>promotable</span>"
+    else:
+        badge = "<span class='no'>not promotable</span>"
     head = f"<section class='cand' data-strategy='{sid}'>\n<h3>{sid} {badge}</h3>"
     reasons = "".join(f"<li>{_esc(r)}</li>" for r in decision.blocking_reasons)
     reasons_html = f"<ul class='reasons'>{reasons}</ul>" if reasons else ""
@@ -445,7 +445,8 @@ def _chart(
         return _LEFT + plot_w * (x / n if n else 0.5)
 
     if kind == "drawdown":
-        low, high = min(float(values.min()), -1e-4), 0.0
+        # At least a 1 % range, so a curve without drawdown still gets sensible ticks.
+        low, high = min(float(values.min()), -0.01), 0.0
         ticks = _linear_ticks(low, high, 3)
     elif log:
         low, high = float(values.min()), float(values.max())
@@ -505,7 +506,7 @@ def _chart(
         parts.append(f"<polyline class='eq' points='{points}'/>")
     parts.append(f"<rect class='frame' x='{_LEFT}' y='{_TOP}' width='{plot_w}' height='{plot_h}'/>")
     label = "equity (log scale)" if log else kind
-    parts.append(f"<text x='{_LEFT + 4}' y='{_TOP + 12}'>{_esc(label)}</text></svg>")
+    parts.append(f"<text x='{_LEFT}' y='{_TOP - 5}'>{_esc(label)}</text></svg>")
     return "".join(parts)
 
 
@@ -521,6 +522,8 @@ def _write_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600; a report is meant to be read by others.
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
