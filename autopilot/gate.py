@@ -35,8 +35,8 @@ class EvaluationContext:
     rf_per_period : float
         The same rate converted once to a per-bar rate.
     usable : ndarray of bool
-        Candidates that passed the data-quality and history checks; batch-level gates
-        (DSR, PBO) build their cross-section from these only.
+        Candidates that passed the data-quality and history checks. A batch-level gate
+        that needs a common history (PBO) builds its cross-section from these.
     """
 
     periods_per_year: int

@@ -18,9 +18,11 @@ class DeflatedSharpeGate(Gate):
     """Deflated Sharpe ratio (Bailey & López de Prado, 2014).
 
     The PSR against the expected maximum Sharpe ratio of ``trials`` unskilled strategies.
-    By default the trials are the usable candidates of the batch and the variance of their
-    Sharpe ratios is the cross-sectional sample variance (ddof=1) of the per-period Sharpe
-    ratios; both can be fixed in the configuration when more was tried than is evaluated.
+    By default every candidate of the batch counts as a trial (whatever its verdicts: it
+    was tried), and the variance is the cross-sectional sample variance (ddof=1) of the
+    per-period Sharpe ratios of all candidates whose returns are clean. Neither depends on
+    other gates' thresholds, so tightening ``min_history`` never deflates less. Both can be
+    fixed in the configuration when more was tried than is evaluated.
     """
 
     name = "deflated_sharpe"
@@ -43,12 +45,13 @@ class DeflatedSharpeGate(Gate):
     batch_level = True
 
     def evaluate(self, batch: CandidateBatch, context: EvaluationContext) -> GateResult:
-        """Deflate each usable candidate's Sharpe ratio by the batch's selection bias."""
+        """Deflate each candidate's Sharpe ratio by the selection bias of the whole batch."""
         stats = batch.statistics()
         periods = context.periods_per_year
         sharpe = per_period_sharpe(stats, context.rf_per_period)
-        cross_section = sharpe[context.usable & np.isfinite(sharpe)]
-        trials = self.params["trials"] or cross_section.size
+        clean = ~stats.has_gap & ~stats.has_non_finite & np.isfinite(sharpe)
+        cross_section = sharpe[clean]
+        trials = self.params["trials"] or batch.n_candidates
         if self.params["sharpe_variance"] is not None:
             variance = self.params["sharpe_variance"] / periods
         elif cross_section.size >= 2:

@@ -222,3 +222,16 @@ def test_dsr_with_one_candidate_is_insufficient(rng):
     )
     v = verdict(decision, "deflated_sharpe")
     assert v.outcome is Outcome.INSUFFICIENT_DATA and v.reason.startswith("TOO_FEW_TRIALS")
+
+
+def test_dsr_counts_every_candidate_as_a_trial_whatever_min_history(rng):
+    returns = rng.normal(0.0005, 0.01, (800, 6))
+    returns[:700, 5] = np.nan  # a short track record: still a trial
+    batch_columns = {f"c{i}": returns[:, i] for i in range(6)}
+    values = []
+    for bars in (50, 200):
+        gates = make_gate_set({"min_history": {"params": {"bars": bars}}, "deflated_sharpe": {}})
+        decisions = gates.evaluate(batch_of(batch_columns))
+        values.append([verdict(d, "deflated_sharpe").value for d in decisions[:5]])
+        assert "trials=6" in verdict(decisions[0], "deflated_sharpe").reason
+    assert values[0] == values[1]
