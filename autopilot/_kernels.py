@@ -30,8 +30,9 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
     merged transition windows: equity is re-anchored at rows where ``window_reset`` is set
     and followed on rows where ``window_member`` is set.
 
-    Returns ``(count, first, last, nonfinite, s1, s2, s3, s4, lo, hi, min_ratio,
-    window_min_ratio)``; ``min_ratio`` is ``min_t E_t / peak_t`` so ``MDD = 1 - min_ratio``.
+    Returns ``(count, first, last, nonfinite, shift, s1, s2, s3, s4, lo, hi, min_ratio,
+    window_min_ratio)``: ``s1..s4`` are power sums of ``r - shift`` (``shift`` = the first
+    live return) and ``min_ratio`` is ``min_t E_t / peak_t``, so ``MDD = 1 - min_ratio``.
     """
     n_rows, n_cols = returns.shape
     n_windows = window_reset.shape[0]
@@ -39,6 +40,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
     first = np.full(n_cols, -1, np.int64)
     last = np.full(n_cols, -1, np.int64)
     nonfinite = np.zeros(n_cols, np.bool_)
+    shift = np.zeros(n_cols)
     s1 = np.zeros(n_cols)
     s2 = np.zeros(n_cols)
     s3 = np.zeros(n_cols)
@@ -55,6 +57,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         b_first = np.full(width, -1, np.int64)
         b_last = np.full(width, -1, np.int64)
         b_bad = np.zeros(width, np.bool_)
+        b_shift = np.zeros(width)
         b_s1 = np.zeros(width)
         b_s2 = np.zeros(width)
         b_s3 = np.zeros(width)
@@ -77,11 +80,15 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
                 b_last[k] = t if live else b_last[k]
                 b_first[k] = t if (live and b_first[k] < 0) else b_first[k]
                 b_bad[k] |= (r - r) != 0.0  # inf - inf is NaN
-                r2 = r * r
-                b_s1[k] += r
-                b_s2[k] += r2
-                b_s3[k] += r2 * r
-                b_s4[k] += r2 * r2
+                # Power sums of r - (first live return): central moments from shifted
+                # sums keep full precision even for nearly constant series.
+                b_shift[k] = x if (live and b_count[k] == 1) else b_shift[k]
+                d = x - b_shift[k] if live else 0.0
+                d2 = d * d
+                b_s1[k] += d
+                b_s2[k] += d2
+                b_s3[k] += d2 * d
+                b_s4[k] += d2 * d2
                 if live:
                     b_lo[k] = min(b_lo[k], x)
                     b_hi[k] = max(b_hi[k], x)
@@ -107,6 +114,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         first[j0 : j0 + width] = b_first
         last[j0 : j0 + width] = b_last
         nonfinite[j0 : j0 + width] = b_bad
+        shift[j0 : j0 + width] = b_shift
         s1[j0 : j0 + width] = b_s1
         s2[j0 : j0 + width] = b_s2
         s3[j0 : j0 + width] = b_s3
@@ -115,10 +123,95 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         hi[j0 : j0 + width] = b_hi
         min_ratio[j0 : j0 + width] = b_min
         window_min_ratio[:, j0 : j0 + width] = w_min
-    return (count, first, last, nonfinite, s1, s2, s3, s4, lo, hi, min_ratio, window_min_ratio)
+    return (
+        count,
+        first,
+        last,
+        nonfinite,
+        shift,
+        s1,
+        s2,
+        s3,
+        s4,
+        lo,
+        hi,
+        min_ratio,
+        window_min_ratio,
+    )
 
 
 @numba.vectorize(["float64(float64)"], cache=True)
 def normal_cdf(z):  # pragma: no cover - jitted
     """Standard normal CDF, elementwise (NaN stays NaN)."""
     return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_drawdown(returns, start, end):  # pragma: no cover - jitted
+    """Drawdown of bars start..end with equity re-anchored at 1.0 before ``start``."""
+    equity = 1.0
+    peak = 1.0
+    worst = 0.0
+    for t in range(start, end + 1):
+        x = returns[t]
+        equity *= 1.0 + (x if x == x else 0.0)
+        peak = max(peak, equity)
+        worst = max(worst, 1.0 - equity / peak)
+    return worst
+
+
+@numba.njit(cache=True, nogil=True)
+def segment_transition_drawdown(returns, labels, window):  # pragma: no cover - jitted
+    """Transition drawdown of one track record (the live segment of one candidate).
+
+    Returns ``(drawdown, changes, missing)``: the largest drawdown over the merged windows
+    (NaN without a change), the number of regime changes, and whether a label is missing.
+    """
+    n = returns.shape[0]
+    for t in range(n):
+        if labels[t] < 0:
+            return np.nan, 0, True
+    worst = -1.0
+    changes = 0
+    start = -1
+    end = -1
+    for t in range(1, n):
+        if labels[t] != labels[t - 1]:
+            changes += 1
+            lo = max(0, t - window)
+            hi = min(n - 1, t + window)
+            if start >= 0 and lo <= end:
+                end = max(end, hi)
+            else:
+                if start >= 0:
+                    worst = max(worst, _window_drawdown(returns, start, end))
+                start = lo
+                end = hi
+    if start >= 0:
+        worst = max(worst, _window_drawdown(returns, start, end))
+    return (worst if changes > 0 else np.nan), changes, False
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def transition_drawdown_columns(returns, labels, columns, first, last, window):  # pragma: no cover
+    """Exact transition drawdown for the given columns over their live segments.
+
+    ``labels`` is (T,) when shared by every candidate or (T, N) per candidate. Returns
+    ``(drawdown, changes, missing)`` arrays aligned with ``columns``.
+    """
+    m = columns.shape[0]
+    drawdown = np.full(m, np.nan)
+    changes = np.zeros(m, np.int64)
+    missing = np.ones(m, np.bool_)
+    for i in numba.prange(m):
+        j = columns[i]
+        if first[j] < 0:
+            continue
+        segment = returns[first[j] : last[j] + 1, j]
+        lab = (
+            labels[first[j] : last[j] + 1]
+            if labels.ndim == 1
+            else labels[first[j] : last[j] + 1, j]
+        )
+        drawdown[i], changes[i], missing[i] = segment_transition_drawdown(segment, lab, window)
+    return drawdown, changes, missing

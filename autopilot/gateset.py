@@ -32,6 +32,7 @@ from autopilot.verdicts import (
     ERROR_CODE,
     INSUFFICIENT_CODE,
     OUTCOMES,
+    PASS_CODE,
     Decision,
     Mode,
     Verdict,
@@ -83,13 +84,10 @@ class VerdictTable:
         self.strategy_ids = tuple(strategy_ids)
         self.columns = tuple(columns)
         enforced = [c.outcomes for c in self.columns if c.mode is Mode.ENFORCE]
-        if self.columns:
-            all_pass = np.ones(len(self.strategy_ids), dtype=bool)
-            for outcomes in enforced:
-                all_pass &= outcomes == 0
-        else:
-            all_pass = np.zeros(len(self.strategy_ids), dtype=bool)
-        self.promotable = all_pass
+        # Same rule as Decision.promotable: something enforced, and all of it passed.
+        self.promotable = np.full(len(self.strategy_ids), bool(enforced))
+        for outcomes in enforced:
+            self.promotable &= outcomes == PASS_CODE
 
     def verdicts(self, i: int) -> tuple[Verdict, ...]:
         """The verdicts on candidate ``i``."""
@@ -136,10 +134,10 @@ class GateSet:
             catalog if catalog is not None else load_gate_catalog(config.plugins, source=source)
         )
         self.gates = tuple(self._instantiate(spec) for spec in config.gates)
-        if not self.gates:
+        if not any(g.mode is Mode.ENFORCE for g in self.gates):
             raise ConfigError(
-                f"{source}: gates: no gate is enabled, so nothing could ever be promoted. "
-                f"Configure at least one gate."
+                f"{source}: gates: no gate is enforced, so every candidate would be promoted "
+                f"unchecked. Enforce at least one gate (`mode: enforce`)."
             )
 
     @classmethod

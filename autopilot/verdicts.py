@@ -136,8 +136,9 @@ class Decision:
 
     @property
     def promotable(self) -> bool:
-        """True when every enforced gate said PASS (and at least one gate ran)."""
-        return bool(self.verdicts) and not any(v.blocks for v in self.verdicts)
+        """True when at least one gate is enforced and every enforced gate said PASS."""
+        enforced = [v for v in self.verdicts if v.mode is Mode.ENFORCE]
+        return bool(enforced) and not any(v.blocks for v in enforced)
 
     @property
     def blocking_reasons(self) -> tuple[str, ...]:

@@ -140,7 +140,7 @@ def regime_labels(
 class ReturnsCase:
     """A returns matrix with regime labels, shared ``(T,)`` or per candidate ``(T, N)``."""
 
-    def __init__(self, returns: np.ndarray, regimes: np.ndarray) -> None:
+    def __init__(self, returns: np.ndarray, regimes: np.ndarray | None) -> None:
         self.returns = returns
         self.regimes = regimes
 
@@ -255,6 +255,9 @@ def gate_configs(
             params = {"min_probability": draw(st.floats(0.0, 1.0, allow_nan=False))}
         mode = draw(st.sampled_from(["enforce", "shadow"])) if shadow else "enforce"
         gates[name] = {"mode": mode, "params": params}
+    if all(g["mode"] == "shadow" for g in gates.values()):
+        # A gate set must enforce something (an all-shadow set is refused).
+        gates[draw(st.sampled_from(sorted(gates)))]["mode"] = "enforce"
     return {
         "environment": "property",
         "periods_per_year": draw(st.sampled_from([12, 52, 252])),

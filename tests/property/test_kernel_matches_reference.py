@@ -12,7 +12,7 @@ from autopilot import metrics
 from autopilot.batch import CandidateBatch, annualised_sharpe, per_period_sharpe
 from tests.strategies import live_bounds, returns_cases, returns_matrices, well_conditioned
 
-SETTINGS = settings(derandomize=True, deadline=None, max_examples=150)
+SETTINGS = settings(derandomize=True, deadline=None, max_examples=100)
 
 
 def _close(got: float, want: float, rel: float, abs_: float = 0.0) -> bool:
@@ -109,7 +109,7 @@ def test_per_candidate_label_transition_drawdown_matches_reference(case, k: int)
     _check_transitions(case, k)
 
 
-@SETTINGS
+@settings(derandomize=True, deadline=None, max_examples=50)
 @given(case=returns_cases(), windows=st.lists(st.integers(1, 5), min_size=1, max_size=3))
 def test_prepared_windows_match_windows_computed_on_demand(case, windows) -> None:
     """Windows fused into one pass agree with windows computed one at a time."""

@@ -191,5 +191,5 @@ def test_bad_gate_parameters_name_file_key_rule_and_value(gate, params, message)
 
 
 def test_a_config_without_gates_is_refused():
-    with pytest.raises(ConfigError, match="no gate is enabled"):
+    with pytest.raises(ConfigError, match="no gate is enforced"):
         GateSet(config_from_dict({"periods_per_year": 252, "gates": {}}))
