@@ -30,9 +30,11 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
     merged transition windows: equity is re-anchored at rows where ``window_reset`` is set
     and followed on rows where ``window_member`` is set.
 
-    Returns ``(count, first, last, nonfinite, shift, s1, s2, s3, s4, lo, hi, min_ratio,
-    window_min_ratio)``: ``s1..s4`` are power sums of ``r - shift`` (``shift`` = the first
-    live return) and ``min_ratio`` is ``min_t E_t / peak_t``, so ``MDD = 1 - min_ratio``.
+    Returns ``(count, first, last, nonfinite, total, s1, s2, s3, s4, lo, hi, min_ratio,
+    window_min_ratio)``: ``total`` is the sum of the returns (for the mean), ``s1..s4`` are
+    power sums of ``r - r_first`` (``r_first`` = the first live return, so that central
+    moments keep full precision even for nearly constant series) and ``min_ratio`` is
+    ``min_t E_t / peak_t``, so ``MDD = 1 - min_ratio``.
     """
     n_rows, n_cols = returns.shape
     n_windows = window_reset.shape[0]
@@ -40,7 +42,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
     first = np.full(n_cols, -1, np.int64)
     last = np.full(n_cols, -1, np.int64)
     nonfinite = np.zeros(n_cols, np.bool_)
-    shift = np.zeros(n_cols)
+    total = np.zeros(n_cols)
     s1 = np.zeros(n_cols)
     s2 = np.zeros(n_cols)
     s3 = np.zeros(n_cols)
@@ -58,6 +60,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         b_last = np.full(width, -1, np.int64)
         b_bad = np.zeros(width, np.bool_)
         b_shift = np.zeros(width)
+        b_total = np.zeros(width)
         b_s1 = np.zeros(width)
         b_s2 = np.zeros(width)
         b_s3 = np.zeros(width)
@@ -80,8 +83,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
                 b_last[k] = t if live else b_last[k]
                 b_first[k] = t if (live and b_first[k] < 0) else b_first[k]
                 b_bad[k] |= (r - r) != 0.0  # inf - inf is NaN
-                # Power sums of r - (first live return): central moments from shifted
-                # sums keep full precision even for nearly constant series.
+                b_total[k] += r
                 b_shift[k] = x if (live and b_count[k] == 1) else b_shift[k]
                 d = x - b_shift[k] if live else 0.0
                 d2 = d * d
@@ -114,7 +116,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         first[j0 : j0 + width] = b_first
         last[j0 : j0 + width] = b_last
         nonfinite[j0 : j0 + width] = b_bad
-        shift[j0 : j0 + width] = b_shift
+        total[j0 : j0 + width] = b_total
         s1[j0 : j0 + width] = b_s1
         s2[j0 : j0 + width] = b_s2
         s3[j0 : j0 + width] = b_s3
@@ -128,7 +130,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         first,
         last,
         nonfinite,
-        shift,
+        total,
         s1,
         s2,
         s3,

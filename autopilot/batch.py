@@ -266,16 +266,16 @@ class CandidateBatch:
 
 
 def _finish_statistics(
-    count, first, last, bad, shift, s1, s2, s3, s4, lo, hi, min_ratio
+    count, first, last, bad, total, s1, s2, s3, s4, lo, hi, min_ratio
 ) -> BatchStatistics:
     n = count.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # Moments of d = r - shift; the central moments of r are those of d.
+        # Moments of d = r - r_first; the central moments of r are those of d.
         mean_d = s1 / n
         m2 = s2 / n - mean_d**2
         m3 = s3 / n - 3.0 * mean_d * s2 / n + 2.0 * mean_d**3
         m4 = s4 / n - 4.0 * mean_d * s3 / n + 6.0 * mean_d**2 * s2 / n - 3.0 * mean_d**4
-        mean = shift + mean_d
+        mean = total / n
         variance = np.maximum(m2, 0.0) * n / (n - 1.0)
         std = np.where(count >= 2, np.sqrt(variance), np.nan)
         zero_variance = (hi == lo) | ~(m2 > 0.0)

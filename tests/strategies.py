@@ -51,17 +51,10 @@ def live_bounds(matrix: np.ndarray, column: int) -> tuple[int, int]:
     return int(live[0]), int(live[-1])
 
 
-def well_conditioned(segment: np.ndarray, ratio: float = 1e-2) -> bool:
-    """True when the sample std is at least ``ratio`` times the largest absolute return.
-
-    The fused kernel forms central moments from power sums (one pass); its agreement with
-    the two-pass reference degrades like ``eps * (max|r| / std) ** p``. Near-constant series
-    are excluded from tight-tolerance comparisons for that reason (see the report).
-    """
+def well_conditioned(segment: np.ndarray) -> bool:
+    """True when a segment has at least two distinct values (moments are defined)."""
     segment = np.asarray(segment, dtype=np.float64)
-    if segment.size < 2 or np.ptp(segment) == 0.0:
-        return False
-    return bool(segment.std() >= ratio * np.max(np.abs(segment)))
+    return bool(segment.size >= 2 and np.ptp(segment) > 0.0)
 
 
 @st.composite
