@@ -69,7 +69,10 @@ class PboGate(Gate):
         ),
         "blocks": Param(
             # C(S, S/2) splits: 184,756 at S=20; beyond that the gate would run for hours.
-            int, default=16, interval=Interval(2, 20), doc="number of CSCV blocks S (even)"
+            int,
+            default=16,
+            interval=Interval(2, 20),
+            doc="number of CSCV blocks S (even)",
         ),
         "min_bars_per_block": Param(
             int, default=4, interval=Interval(2, None), doc="least common bars per block"
