@@ -140,10 +140,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
     try:
         data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        context = f" ({exc.context})" if exc.context else ""
         raise ConfigError(
-            f"{path}: invalid YAML: {exc}. Fix the syntax at the line shown."
+            f"{path}: invalid YAML: {where}{exc.problem}{context}. Fix the file at that line."
         ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
