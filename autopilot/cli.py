@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from autopilot import __version__
 from autopilot.config import dump_config, load_config
-from autopilot.errors import AutopilotError
+from autopilot.errors import AutopilotError, InputError
 from autopilot.gateset import GateSet, VerdictTable
 from autopilot.plugins import GateCatalog, load_gate_catalog
 from autopilot.returns_io import read_candidates
@@ -132,7 +132,14 @@ def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | No
     return "\n".join(lines)
 
 
+def _check_writable(path: Path | None) -> None:
+    """Refuse an output path whose folder is missing before any work is done."""
+    if path is not None and not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist; create it first")
+
+
 def _gates_check(args: argparse.Namespace) -> int:
+    _check_writable(args.report)
     config = load_config(args.env, args.config_dir)
     gate_set = GateSet(config)
     batch = read_candidates(args.file, args.regimes)
@@ -214,6 +221,7 @@ def _config_show(args: argparse.Namespace) -> int:
 def _example(args: argparse.Namespace) -> int:
     from autopilot.examples import write_example
 
+    _check_writable(args.out)
     write_example(args.out)
     print(f"wrote {args.out}")
     return EXIT_OK

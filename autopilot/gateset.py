@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from autopilot.batch import CandidateBatch
-from autopilot.config import EnvironmentConfig, load_config, rules_hash
+from autopilot.config import EnvironmentConfig, GateSpec, load_config, rules_hash
 from autopilot.errors import ConfigError, GateParameterError, PluginLoadError
 from autopilot.gate import EvaluationContext, Gate, GateResult
 from autopilot.metrics import per_period_rate
@@ -145,7 +145,7 @@ class GateSet:
         """Load the environment's configuration and its plugins."""
         return cls(load_config(env, config_dir))
 
-    def _instantiate(self, spec) -> ConfiguredGate:
+    def _instantiate(self, spec: GateSpec) -> ConfiguredGate:
         info = self.catalog.get(spec.name)
         if info is None:
             raise ConfigError(self._unknown_gate_message(spec))
@@ -160,7 +160,7 @@ class GateSet:
             ) from exc
         return ConfiguredGate(gate, spec.mode, info)
 
-    def _unknown_gate_message(self, spec) -> str:
+    def _unknown_gate_message(self, spec: GateSpec) -> str:
         available = ", ".join(self.catalog.gates) or "none"
         hint = ""
         if self.catalog.not_enabled:
@@ -280,7 +280,7 @@ class _ProblemExplainer:
         self.batch = batch
         self.min_bars = min_bars
 
-    def _where(self, j: int, mask: np.ndarray) -> str:
+    def _where(self, mask: np.ndarray) -> str:
         bar = int(np.flatnonzero(mask)[0])
         if self.batch.dates is not None:
             return str(self.batch.dates[bar].date())
@@ -290,13 +290,13 @@ class _ProblemExplainer:
         stats = self.batch.statistics()
         column = self.batch.returns[:, j]
         if code == _NON_FINITE:
-            return format_reason("NON_FINITE_RETURN", at=self._where(j, np.isinf(column)))
+            return format_reason("NON_FINITE_RETURN", at=self._where(np.isinf(column)))
         if code == _GAP:
             first, last = stats.first_live[j], stats.last_live[j]
             inside = np.zeros(column.shape, dtype=bool)
             inside[first : last + 1] = np.isnan(column[first : last + 1])
             return format_reason(
-                "GAP_IN_RETURNS", at=self._where(j, inside), missing=int(inside.sum())
+                "GAP_IN_RETURNS", at=self._where(inside), missing=int(inside.sum())
             )
         if code == _NOT_LIVE:
             return "NO_LIVE_BARS"

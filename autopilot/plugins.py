@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -182,7 +182,7 @@ def load_gate_catalog(
     return GateCatalog(dict(sorted(gates.items())), not_enabled, pm)
 
 
-def _call_register_hook(plugin: InstalledPlugin, hook) -> list[type[Gate]]:
+def _call_register_hook(plugin: InstalledPlugin, hook: Callable[[], object]) -> list[type[Gate]]:
     try:
         classes = hook()
     except Exception as exc:

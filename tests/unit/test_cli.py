@@ -117,3 +117,31 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "autopilot"
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("autopilot ")
+
+
+def test_report_is_written_after_a_successful_check(workdir, capsys):
+    assert cli.main(["gates", "check", "batch.parquet", "--env", "dev", "--report", "r.html"]) == 0
+    page = (workdir / "r.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "s3" in page
+    assert "report: r.html" in capsys.readouterr().out
+
+
+def test_report_into_a_missing_folder_exits_2_before_any_work(workdir, capsys):
+    assert (
+        cli.main(["gates", "check", "batch.parquet", "--env", "dev", "--report", "no/r.html"]) == 2
+    )
+    assert "no/r.html: the folder no does not exist" in capsys.readouterr().err
+
+
+def test_no_report_is_written_for_bad_input(workdir, capsys):
+    (workdir / "bad.csv").write_text("strategy_id,date,return\na,2024-01-01,oops\n")
+    assert cli.main(["gates", "check", "bad.csv", "--env", "dev", "--report", "r.html"]) == 2
+    assert not (workdir / "r.html").exists()
+
+
+def test_example_then_check(workdir, capsys):
+    assert cli.main(["example", "example.parquet"]) == 0
+    assert cli.main(["gates", "check", "example.parquet", "--env", "dev", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert len(payload["decisions"]) == 80
+    assert any(d["promotable"] for d in payload["decisions"])
