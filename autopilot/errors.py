@@ -7,9 +7,11 @@ message that names the file, key or candidate at fault and says how to fix it::
     ├── ConfigError                YAML gate sets and their values
     │   └── GateParameterError     a gate's parameter fails its declared constraint
     ├── InputError                 returns, regime and price files
-    └── PluginError                discovering, importing and registering plugins
-        ├── PluginLoadError        a plugin is missing, fails to import or its hook raises
-        └── DuplicateGateError     two plugins offer a gate of the same name
+    ├── PluginError                discovering, importing and registering plugins
+    │   ├── PluginLoadError        a plugin is missing, fails to import or its hook raises
+    │   └── DuplicateGateError     two plugins offer a gate of the same name
+    └── StateError                 state files that cannot be loaded or written safely
+        └── StateLockTimeout       another process holds the state lock too long
 
 The command line maps all of them to exit code 2 ("bad input or config"); any other
 exception is an internal error (exit code 1).
@@ -25,6 +27,8 @@ __all__ = [
     "InputError",
     "PluginError",
     "PluginLoadError",
+    "StateError",
+    "StateLockTimeout",
 ]
 
 
@@ -54,3 +58,11 @@ class PluginLoadError(PluginError):
 
 class DuplicateGateError(PluginError):
     """Two plugins register gates with the same name."""
+
+
+class StateError(AutopilotError):
+    """A state file cannot be loaded or written safely."""
+
+
+class StateLockTimeout(StateError):
+    """Another process held the state lock for longer than the timeout."""

@@ -1,0 +1,214 @@
+"""Versioned JSON state files: locked, atomically written, recovered from their backup.
+
+A state file holds ``{"kind", "schema_version", "generation", "data"}``. Loading:
+
+* no file and no backup: the caller's default (first run);
+* a file that does not parse or fails its schema: logged as an error, moved aside as
+  ``<name>.corrupt-<UTC timestamp>``, and the ``.bak`` is loaded instead;
+* both unusable: :class:`StateError` naming both files and how to recover. It never
+  silently starts from an empty state, which would drop every active strategy;
+* a newer ``schema_version`` than this code knows: :class:`StateError` (upgrade first);
+  the file is left untouched.
+
+A whole read-modify-write runs under :meth:`StateFile.locked`, an inter-process lock on
+``<name>.lock``; a timeout raises :class:`StateLockTimeout` before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from autopilot._atomic_write import atomic_json_write, backup_path, sweep_temp_files
+from autopilot.errors import StateError, StateLockTimeout
+
+__all__ = ["StateFile"]
+
+logger = logging.getLogger(__name__)
+
+Validator = Callable[[dict[str, Any]], None]
+
+
+class _Unusable(Exception):
+    """A state file that exists but cannot be used (reason in the message)."""
+
+
+class StateFile:
+    """One JSON state file with its backup, lock and schema.
+
+    Parameters
+    ----------
+    path : path-like
+        The state file; its folder is created when missing.
+    kind : str
+        What the file holds (``"registry"``, ``"portfolio"``); a file of another kind is
+        refused as corrupt.
+    schema_version : int
+        The version this code writes and the newest it reads.
+    default : callable
+        Returns the data of a first run.
+    validate : callable, optional
+        Raises ``ValueError`` (or ``KeyError``/``TypeError``) when ``data`` has the wrong
+        shape; such a file is treated as corrupt.
+    lock_timeout : float
+        Seconds to wait for the lock.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kind: str,
+        schema_version: int,
+        default: Callable[[], dict[str, Any]],
+        validate: Validator | None = None,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self.kind = kind
+        self.schema_version = schema_version
+        self.default = default
+        self.validate = validate
+        self.lock_timeout = lock_timeout
+        self.generation = 0
+        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+
+    @property
+    def backup(self) -> Path:
+        """The ``.bak`` file holding the previous version."""
+        return backup_path(self.path)
+
+    @contextmanager
+    def locked(self) -> Iterator[StateFile]:
+        """Hold the inter-process lock of this file for a whole read-modify-write."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise StateLockTimeout(
+                f"{self.path}: another process holds {self._lock.lock_file} for more than "
+                f"{self.lock_timeout:g} s; nothing was written. Wait for it to finish, or "
+                f"check that no cycle is stuck."
+            ) from None
+        try:
+            yield self
+        finally:
+            self._lock.release()
+
+    def load(self) -> dict[str, Any]:
+        """Return the data, recovering from the backup when the file is corrupt."""
+        swept = sweep_temp_files(self.path)
+        if swept:
+            logger.warning(
+                "removed %d temporary file(s) left by an interrupted write of %s",
+                len(swept),
+                self.path,
+            )
+        if not self.path.exists() and not self.backup.exists():
+            self.generation = 0
+            return self.default()
+        problem = None
+        if self.path.exists():
+            try:
+                return self._accept(self._read(self.path))
+            except _Unusable as exc:
+                problem = str(exc)
+                moved = self._move_aside()
+                logger.error(
+                    "%s is unusable (%s); moved to %s, loading %s",
+                    self.path,
+                    problem,
+                    moved.name,
+                    self.backup.name,
+                )
+        else:
+            logger.warning(
+                "%s is missing but its backup exists; loading %s", self.path, self.backup.name
+            )
+        try:
+            data = self._accept(self._read(self.backup))
+        except _Unusable as exc:
+            main = f"{self.path} ({problem})" if problem else f"{self.path} (missing)"
+            raise StateError(
+                f"cannot load {self.kind} state: {main} and its backup {self.backup} ({exc}) "
+                f"are both unusable. Restore a copy of {self.path.name} from elsewhere, or "
+                f"repair one of the files (corrupt versions are kept as "
+                f"{self.path.name}.corrupt-*); deleting both starts from an empty "
+                f"{self.kind}, which drops everything it held."
+            ) from None
+        logger.warning(
+            "recovered %s from %s (generation %d)", self.path, self.backup.name, self.generation
+        )
+        return data
+
+    def save(self, data: dict[str, Any]) -> int:
+        """Write ``data`` as the next generation; returns the generation written."""
+        generation = self.generation + 1
+        payload = {
+            "kind": self.kind,
+            "schema_version": self.schema_version,
+            "generation": generation,
+            "data": data,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_json_write(self.path, payload, indent=1, sort_keys=True)
+        self.generation = generation
+        return generation
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise _Unusable("missing") from None
+        if not text.strip():
+            raise _Unusable("empty file")
+        try:
+            payload = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _Unusable(f"not valid JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise _Unusable(f"top level is {type(payload).__name__}, not an object")
+        missing = {"kind", "schema_version", "generation", "data"} - set(payload)
+        if missing:
+            raise _Unusable(f"missing field(s) {sorted(missing)}")
+        return payload
+
+    def _accept(self, payload: dict[str, Any]) -> dict[str, Any]:
+        version = payload["schema_version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise _Unusable(f"schema_version is {version!r}")
+        if version > self.schema_version:
+            raise StateError(
+                f"{self.path}: written with {self.kind} schema version {version}, newer than "
+                f"the {self.schema_version} this strategy-autopilot understands; upgrade "
+                f"strategy-autopilot. The file was left untouched."
+            )
+        if payload["kind"] != self.kind:
+            raise _Unusable(f"holds {payload['kind']!r} state, expected {self.kind!r}")
+        generation = payload["generation"]
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+            raise _Unusable(f"generation is {generation!r}")
+        data = payload["data"]
+        if not isinstance(data, dict):
+            raise _Unusable(f"data is {type(data).__name__}, not an object")
+        if self.validate is not None:
+            try:
+                self.validate(data)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise _Unusable(f"wrong shape: {exc}") from None
+        self.generation = generation
+        return data
+
+    def _move_aside(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        os.replace(self.path, target)
+        return target
