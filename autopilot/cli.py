@@ -21,6 +21,7 @@ from autopilot.config import dump_config, load_config
 from autopilot.errors import AutopilotError, InputError
 from autopilot.gateset import GateSet, VerdictTable
 from autopilot.plugins import GateCatalog, load_gate_catalog
+from autopilot.registry import ChangeKind, StrategyRegistry
 from autopilot.returns_io import read_candidates
 from autopilot.verdicts import OUTCOMES
 
@@ -56,6 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--report", type=Path, help="write a self-contained HTML report here")
     check.add_argument("--regimes", type=Path, help="Parquet or CSV with date, regime columns")
 
+    registry = commands.add_parser("registry", help="the active strategies and their story")
+    registry.add_argument(
+        "--state-dir", type=Path, default=Path("state"), help="state folder (default: state)"
+    )
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    update = registry_commands.add_parser(
+        "update", help="run one cycle: evaluate a batch and update the active set"
+    )
+    update.add_argument("file", type=Path, help="Parquet or CSV returns, long or wide layout")
+    update.add_argument("--env", required=True, help="environment name or YAML path")
+    update.add_argument("--regimes", type=Path, help="Parquet or CSV with date, regime columns")
+    update.add_argument("--lock-timeout", type=float, default=30.0, help="seconds (default 30)")
+    registry_commands.add_parser("show", help="the active set")
+    history = registry_commands.add_parser("history", help="one strategy's story, cycle by cycle")
+    history.add_argument("strategy_id")
+
     config = commands.add_parser("config", help="show the resolved configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print an environment's resolved YAML")
@@ -80,9 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("gates", "list"): _gates_list,
         ("gates", "check"): _gates_check,
         ("config", "show"): _config_show,
+        ("registry", "update"): _registry_update,
+        ("registry", "show"): _registry_show,
+        ("registry", "history"): _registry_history,
         ("example", None): _example,
     }
-    sub = getattr(args, "gates_command", None) or getattr(args, "config_command", None)
+    sub = next(
+        (
+            getattr(args, name)
+            for name in ("gates_command", "config_command", "registry_command")
+            if getattr(args, name, None)
+        ),
+        None,
+    )
     try:
         return handlers[(args.command, sub)](args)
     except AutopilotError as exc:
@@ -215,6 +242,78 @@ def _config_show(args: argparse.Namespace) -> int:
     print(f"# environment {config.environment}, config hash {gate_set.config_hash}")
     print(f"# from {' <- '.join(config.sources)}")
     print(dump_config(resolved), end="")
+    return EXIT_OK
+
+
+def _registry_update(args: argparse.Namespace) -> int:
+    config = load_config(args.env, args.config_dir)
+    gate_set = GateSet(config)
+    score = gate_set.score_function()
+    batch = read_candidates(args.file, args.regimes)
+    decisions = gate_set.evaluate(batch)
+    registry = StrategyRegistry(args.state_dir, config.registry, lock_timeout=args.lock_timeout)
+    report = registry.update(
+        decisions,
+        score=score,
+        context={
+            "environment": config.environment,
+            "config_hash": gate_set.config_hash,
+            "plugins": gate_set.catalog.plugin_versions(),
+        },
+    )
+    for change in report.changes:
+        reasons = f"  ({', '.join(change.reasons)})" if change.reasons else ""
+        failures = f" {change.consecutive_failures}/{config.registry.promotion_grace_cycles}"
+        shown = failures if change.consecutive_failures else ""
+        print(f"{change.kind.value:<22}{change.strategy_id}{shown}{reasons}")
+    print(
+        f"\ncycle {report.cycle}: {len(report.active)} active, "
+        f"{len(report.of_kind(ChangeKind.PROMOTED))} promoted, "
+        f"{len(report.of_kind(ChangeKind.REMOVED))} removed (state {args.state_dir})"
+    )
+    return EXIT_OK
+
+
+def _registry_show(args: argparse.Namespace) -> int:
+    active = StrategyRegistry(args.state_dir).active()
+    if not active:
+        print(f"no active strategies in {args.state_dir}")
+        return EXIT_OK
+    width = max(len(sid) for sid in active)
+    print(f"{'strategy'.ljust(width)}  promoted (cycle)                  failures  last reasons")
+    for sid, record in active.items():
+        promoted = f"{record.promoted_at[:19]} ({record.promoted_cycle})"
+        print(
+            f"{sid.ljust(width)}  {promoted:<32}  {record.consecutive_failures:>8}  "
+            f"{', '.join(record.last_reasons) or '-'}"
+        )
+    return EXIT_OK
+
+
+def _registry_history(args: argparse.Namespace) -> int:
+    story = StrategyRegistry(args.state_dir).history(args.strategy_id)
+    if not story:
+        raise InputError(
+            f"no cycle in {args.state_dir / 'registry_audit.jsonl'} mentions "
+            f"{args.strategy_id!r}; `autopilot registry show` lists the active strategies"
+        )
+    for entry in story:
+        decision = entry["decision"]
+        change = entry["change"]
+        verdict = "absent"
+        if decision is not None:
+            verdict = (
+                "promotable"
+                if decision["promotable"]
+                else "not promotable: "
+                + ", ".join(
+                    f"{g['gate']} {g['reason']}"
+                    for g in decision["gates"]
+                    if g["mode"] == "enforce" and g["outcome"] != "PASS"
+                )
+            )
+        what = change["kind"] if change else "-"
+        print(f"cycle {entry['cycle']:>4}  {entry['time'][:19]}  {what:<22} {verdict}")
     return EXIT_OK
 
 

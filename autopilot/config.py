@@ -21,6 +21,7 @@ Schema::
     registry:
       promotion_grace_cycles: 3
       max_active: 20            # null = unlimited
+      rank_by: deflated_sharpe  # gate whose value ranks new candidates when room is short
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ _TOP_LEVEL = {
     "registry",
 }
 _GATE_KEYS = {"mode", "enabled", "params"}
-_REGISTRY_KEYS = {"promotion_grace_cycles", "max_active"}
+_REGISTRY_KEYS = {"promotion_grace_cycles", "max_active", "rank_by"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class RegistrySettings:
 
     promotion_grace_cycles: int = DEFAULT_PROMOTION_GRACE_CYCLES
     max_active: int | None = None
+    rank_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class EnvironmentConfig:
             "registry": {
                 "promotion_grace_cycles": self.registry.promotion_grace_cycles,
                 "max_active": self.registry.max_active,
+                "rank_by": self.registry.rank_by,
             },
         }
 
@@ -277,6 +280,14 @@ def _check_registry(path: Path, registry: Any) -> None:
             f"must be an integer >= 1, was {grace!r}",
             "It is the number of consecutive failing or absent cycles before removal.",
         )
+    rank_by = registry.get("rank_by")
+    if rank_by is not None and not isinstance(rank_by, str):
+        raise _fail(
+            path,
+            "registry.rank_by",
+            f"must be a gate name or null, was {rank_by!r}",
+            "Name a configured gate whose value ranks new candidates, e.g. deflated_sharpe.",
+        )
     max_active = registry.get("max_active")
     if max_active is not None and (not _is_int(max_active) or max_active < 1):
         raise _fail(
@@ -400,6 +411,7 @@ def _build(
                 "promotion_grace_cycles", DEFAULT_PROMOTION_GRACE_CYCLES
             ),
             max_active=registry.get("max_active"),
+            rank_by=registry.get("rank_by"),
         ),
         sources=sources,
     )

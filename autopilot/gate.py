@@ -87,6 +87,8 @@ class Gate(abc.ABC):
         INSUFFICIENT_DATA from this gate without it being asked.
     batch_level : bool
         The verdict on one candidate depends on the others in the batch (DSR, PBO).
+    higher_is_better : bool
+        Direction of the value when the registry ranks candidates by this gate.
     """
 
     name: ClassVar[str]
@@ -95,6 +97,7 @@ class Gate(abc.ABC):
     threshold_parameter: ClassVar[str | None] = None
     needs_history: ClassVar[bool] = True
     batch_level: ClassVar[bool] = False
+    higher_is_better: ClassVar[bool] = True
 
     def __init__(self, **params: Any) -> None:
         self.params = validate_params(self.name, self.parameters, params)

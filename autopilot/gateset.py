@@ -187,6 +187,26 @@ class GateSet:
         }
         return data
 
+    def score_function(self) -> Callable[[Decision], float] | None:
+        """Ranking score of the registry's ``rank_by`` gate (higher is better), if set."""
+        name = self.config.registry.rank_by
+        if name is None:
+            return None
+        gate = next((g for g in self.gates if g.name == name), None)
+        if gate is None:
+            source = self.config.sources[0] if self.config.sources else self.config.environment
+            raise ConfigError(
+                f"{source}: registry.rank_by: {name!r} is not a configured gate; use one of "
+                f"{', '.join(g.name for g in self.gates)}"
+            )
+        sign = 1.0 if gate.gate.higher_is_better else -1.0
+
+        def score(decision: Decision) -> float:
+            value = next((v.value for v in decision.verdicts if v.gate == name), None)
+            return float("nan") if value is None else sign * value
+
+        return score
+
     @property
     def config_hash(self) -> str:
         """Hash of the resolved rules (every parameter, defaults included)."""

@@ -17,6 +17,7 @@ class MaxDrawdownGate(Gate):
         "max": Param(float, default=0.2, interval=Interval(0, 1), doc="largest allowed drawdown")
     }
     threshold_parameter = "max"
+    higher_is_better = False
 
     def evaluate(self, batch: CandidateBatch, context: EvaluationContext) -> GateResult:
         """Compare each candidate's maximum drawdown with ``max``."""

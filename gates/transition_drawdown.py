@@ -27,6 +27,7 @@ class TransitionDrawdownGate(Gate):
         "window": Param(int, default=3, interval=Interval(1, None), doc="bars each side"),
     }
     threshold_parameter = "max"
+    higher_is_better = False
 
     def transition_windows(self) -> Sequence[int]:
         """The window half-width, so the shared pass computes it."""
