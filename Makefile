@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLUGIN := plugins/autopilot-pbo
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench stress lint format clean
 
 $(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/bench_state.py
+
+# The crash loops of the test suite, with ten times the kills.
+stress: $(STAMP)
+	AUTOPILOT_CRASH_KILLS=2000 AUTOPILOT_REGISTRY_KILLS=1000 $(BIN)/python -m pytest -q \
+		tests/reliability/test_crash_loop.py tests/integration/test_registry_processes.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

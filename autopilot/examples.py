@@ -28,15 +28,16 @@ index data only warm it up).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from autopilot._atomic_write import atomic_write_bytes
 from autopilot.errors import InputError
 from autopilot.market_data import load_index, load_prices
 from autopilot.regimes import MISSING, volatility_regimes
@@ -199,20 +200,13 @@ def write_example(path: str | os.PathLike[str], frame: pd.DataFrame | None = Non
     else:
         raise InputError(f"{target}: use a .parquet, .pq, .csv or .csv.gz file name")
     frame = example_returns() if frame is None else frame
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        compression = "gzip" if name.endswith(".gz") else None
+        frame.to_csv(buffer, index=False, compression=compression)
+    else:
+        frame.to_parquet(buffer, index=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        if fmt == "csv":
-            compression = "gzip" if name.endswith(".gz") else None
-            frame.to_csv(tmp_name, index=False, compression=compression)
-        else:
-            frame.to_parquet(tmp_name, index=False)
-        # mkstemp creates 0600; example data are meant to be shared.
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(target, buffer.getvalue(), keep_backup=False)
     logger.info("wrote %d example rows to %s", len(frame), target)
     return target

@@ -15,14 +15,13 @@ import html
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from autopilot import metrics
+from autopilot._atomic_write import atomic_write_bytes
 from autopilot.batch import MISSING_REGIME, CandidateBatch
 from autopilot.verdicts import Decision, Mode, Outcome, Verdict
 
@@ -129,7 +128,7 @@ def write_html_report(
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
-    _write_atomically(Path(path), page)
+    atomic_write_bytes(path, page.encode("utf-8"), keep_backup=False)
     logger.info("wrote report %s: %d decisions, %d bytes", path, len(ordered), len(page.encode()))
 
 
@@ -511,20 +510,3 @@ def _chart(
 
 
 # --- output ----------------------------------------------------------------------------------
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Temp file in the target's folder, fsync, then ``os.replace``: old page or new page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; a report is meant to be read by others.
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
