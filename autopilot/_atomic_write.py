@@ -19,6 +19,7 @@ Order of operations, and what a kill at each instant leaves::
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -30,6 +31,15 @@ from typing import Any
 __all__ = ["atomic_json_write", "atomic_write_bytes", "backup_path", "sweep_temp_files"]
 
 _TEMP_SUFFIX = ".tmp"
+# errno values meaning "this filesystem cannot hard-link"; anything else is a real error.
+_NO_HARD_LINKS = {
+    errno.EPERM,
+    errno.EXDEV,
+    errno.EMLINK,
+    errno.ENOTSUP,
+    errno.EOPNOTSUPP,
+    errno.ENOSYS,
+}
 
 
 def backup_path(path: str | os.PathLike[str]) -> Path:
@@ -62,7 +72,13 @@ def _write_temp(target: Path, data: bytes, mode: int) -> Path:
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target), suffix=_TEMP_SUFFIX)
     temp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        handle = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    try:
+        with handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -79,10 +95,16 @@ def _keep_backup(path: Path, mode: int) -> None:
     link = path.parent / f"{_temp_prefix(backup)}{secrets.token_hex(8)}{_TEMP_SUFFIX}"
     try:
         os.link(path, link)
-    except OSError:
-        # Filesystems without hard links: copy the bytes instead (same durability).
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        # A filesystem without hard links: copy the bytes instead (same durability).
         temp = _write_temp(backup, path.read_bytes(), mode)
-        os.replace(temp, backup)
+        try:
+            os.replace(temp, backup)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         return
     try:
         os.replace(link, backup)

@@ -118,7 +118,7 @@ class StateFile:
         problem = None
         if self.path.exists():
             try:
-                return self._accept(self._read(self.path))
+                return self._accept(self.path, self._read(self.path))
             except _Unusable as exc:
                 problem = str(exc)
                 moved = self._move_aside()
@@ -134,7 +134,7 @@ class StateFile:
                 "%s is missing but its backup exists; loading %s", self.path, self.backup.name
             )
         try:
-            data = self._accept(self._read(self.backup))
+            data = self._accept(self.backup, self._read(self.backup))
         except _Unusable as exc:
             main = f"{self.path} ({problem})" if problem else f"{self.path} (missing)"
             raise StateError(
@@ -181,13 +181,13 @@ class StateFile:
             raise _Unusable(f"missing field(s) {sorted(missing)}")
         return payload
 
-    def _accept(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _accept(self, path: Path, payload: dict[str, Any]) -> dict[str, Any]:
         version = payload["schema_version"]
         if not isinstance(version, int) or isinstance(version, bool):
             raise _Unusable(f"schema_version is {version!r}")
         if version > self.schema_version:
             raise StateError(
-                f"{self.path}: written with {self.kind} schema version {version}, newer than "
+                f"{path}: written with {self.kind} schema version {version}, newer than "
                 f"the {self.schema_version} this strategy-autopilot understands; upgrade "
                 f"strategy-autopilot. The file was left untouched."
             )
