@@ -345,24 +345,28 @@ class StrategyRegistry:
 
     def history(self, strategy_id: str) -> list[dict[str, Any]]:
         """One strategy's story: per cycle, its decision (if any) and its change (if any)."""
-        by_cycle: dict[int, dict[str, Any]] = {}
+        # A later record of the same cycle supersedes one whose save never happened.
+        latest: dict[int, dict[str, Any]] = {}
         for record in self.audit:
-            decision = next(
-                (d for d in record.get("decisions", []) if d.get("strategy_id") == strategy_id),
-                None,
-            )
-            change = next(
-                (c for c in record.get("changes", []) if c.get("strategy_id") == strategy_id),
-                None,
-            )
+            latest[int(record["cycle"])] = record
+        story = []
+        for cycle in sorted(latest):
+            record = latest[cycle]
+            decision = _find(record.get("decisions", []), strategy_id)
+            change = _find(record.get("changes", []), strategy_id)
             if decision is None and change is None:
                 continue
-            # A later record of the same cycle supersedes one whose save never happened.
-            by_cycle[int(record["cycle"])] = {
-                "cycle": record["cycle"],
-                "time": record.get("time"),
-                "environment": record.get("environment"),
-                "decision": decision,
-                "change": change,
-            }
-        return [by_cycle[c] for c in sorted(by_cycle)]
+            story.append(
+                {
+                    "cycle": cycle,
+                    "time": record.get("time"),
+                    "environment": record.get("environment"),
+                    "decision": decision,
+                    "change": change,
+                }
+            )
+        return story
+
+
+def _find(items: list[dict[str, Any]], strategy_id: str) -> dict[str, Any] | None:
+    return next((item for item in items if item.get("strategy_id") == strategy_id), None)

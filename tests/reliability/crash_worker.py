@@ -13,7 +13,6 @@ import json
 import os
 import random
 import sys
-from pathlib import Path
 from typing import Any
 
 MAX_BLOB = 64 * 1024
@@ -44,10 +43,6 @@ def make_state(path: str | os.PathLike[str]):
 
 
 def main(argv: list[str]) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _light_autopilot
-
-    _light_autopilot.install()
     from autopilot.journal import Journal
 
     state_path, journal_path, seed = argv

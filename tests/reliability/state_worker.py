@@ -21,13 +21,9 @@ import signal
 import sys
 import time
 
-import _light_autopilot
-
-_light_autopilot.install()
-
-from autopilot._atomic_write import atomic_json_write  # noqa: E402
-from autopilot.journal import Journal  # noqa: E402
-from autopilot.state import StateFile  # noqa: E402
+from autopilot._atomic_write import atomic_json_write
+from autopilot.journal import Journal
+from autopilot.state import StateFile
 
 
 def counter_state(path: str) -> StateFile:

@@ -1,10 +1,11 @@
 """The public surface: verdict records, parameter constraints, exports."""
 
 from __future__ import annotations
-import __future__
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,18 +16,21 @@ from autopilot.params import Interval, Param, validate_params
 from autopilot.verdicts import Decision, Mode, Outcome, Verdict, format_reason
 
 
-def test_all_is_sorted_and_matches_exports():
-    assert autopilot.__all__ == sorted(autopilot.__all__)
+def test_all_is_sorted_and_every_name_resolves():
+    assert autopilot.__all__ == sorted(autopilot.__all__) == sorted(autopilot._EXPORTS)
     for name in autopilot.__all__:
-        assert hasattr(autopilot, name), name
-    public = {
-        name
-        for name, value in vars(autopilot).items()
-        if not name.startswith("_")
-        and not isinstance(value, type(autopilot))  # submodules
-        and value is not __future__.annotations
-    }
-    assert public == set(autopilot.__all__)
+        assert getattr(autopilot, name) is not None, name
+    with pytest.raises(AttributeError):
+        autopilot.NoSuchName  # noqa: B018
+
+
+def test_state_layer_does_not_import_the_numerical_stack():
+    code = (
+        "import sys, autopilot.registry, autopilot.state, autopilot.journal; "
+        "print(sorted(m for m in ('numba', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_package_is_typed():
