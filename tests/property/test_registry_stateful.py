@@ -1,0 +1,254 @@
+"""Stateful property test of StrategyRegistry (real files) against a plain dict model (T1, T5).
+
+The model is ``strategy id -> consecutive failures``. Rules run cycles (pass, fail,
+insufficient data, error, absent, shadow-only failures, promotable and failing newcomers),
+reload the registry with a new object, and corrupt or delete ``registry.json`` so that the
+next load recovers the previous generation from ``registry.json.bak``. The model tracks which
+generation each of the two files holds, so it knows exactly what a recovery must give.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from autopilot.config import RegistrySettings
+from autopilot.errors import StateError
+from autopilot.registry import ChangeKind, StrategyRegistry
+from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+
+POOL = tuple(f"s{i:02d}" for i in range(12))
+OUTCOMES = ("pass", "shadow_fail", "fail", "insufficient", "error", "absent")
+_FAILING = {
+    "fail": Outcome.FAIL,
+    "insufficient": Outcome.INSUFFICIENT_DATA,
+    "error": Outcome.ERROR,
+}
+SCORES = st.one_of(
+    st.none(),
+    st.just(math.nan),
+    st.sampled_from([0.0, 1.0, 2.0]),  # ties, broken by id
+    st.floats(-5.0, 5.0, allow_nan=False),
+)
+
+
+def _decision(sid: str, kind: str, score: float | None) -> Decision:
+    if kind in ("pass", "shadow_fail"):
+        verdicts = [Verdict("sharpe", Outcome.PASS, score, 0.5, Mode.ENFORCE, "OK")]
+        if kind == "shadow_fail":
+            verdicts.append(Verdict("dsr", Outcome.FAIL, 0.0, 0.9, Mode.SHADOW, "BELOW_MIN"))
+    else:
+        verdicts = [Verdict("sharpe", _FAILING[kind], score, 0.5, Mode.ENFORCE, "BELOW_MIN: x=1")]
+    return Decision(sid, tuple(verdicts))
+
+
+def _score(decision: Decision) -> float:
+    value = decision.verdicts[0].value
+    return math.nan if value is None else value
+
+
+class RegistryMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp(prefix="registry-machine-"))
+        self.model: dict[str, int] = {}
+        self.snapshots: dict[int, dict[str, int]] = {0: {}}
+        self.generation = 0
+        self.main_generation: int | None = None  # what registry.json holds
+        self.backup_generation: int | None = None  # what registry.json.bak holds
+        self.registry: StrategyRegistry | None = None
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @initialize(grace=st.integers(1, 4), max_active=st.one_of(st.none(), st.integers(1, 5)))
+    def open_registry(self, grace: int, max_active: int | None) -> None:
+        self.grace = grace
+        self.max_active = max_active
+        self.settings = RegistrySettings(promotion_grace_cycles=grace, max_active=max_active)
+        self.registry = StrategyRegistry(self.folder, self.settings)
+
+    # --- cycles -----------------------------------------------------------------------------
+
+    def _run_cycle(self, incumbents: dict[str, str], newcomers: list[tuple[str, str, float]]):
+        decisions = [
+            _decision(sid, kind, 1.0) for sid, kind in incumbents.items() if kind != "absent"
+        ]
+        decisions += [_decision(sid, kind, score) for sid, kind, score in newcomers]
+        report = self.registry.update(decisions, score=_score)
+
+        # The model: incumbents first, then promotable newcomers by score while room.
+        expected: dict[str, int] = {}
+        removed = set()
+        for sid, failures in self.model.items():
+            if incumbents[sid] in ("pass", "shadow_fail"):
+                expected[sid] = 0
+            elif failures + 1 >= self.grace:
+                removed.add(sid)
+            else:
+                expected[sid] = failures + 1
+        ranked = sorted(
+            (
+                (None if s is None or s != s else s, sid)
+                for sid, kind, s in newcomers
+                if kind in ("pass", "shadow_fail")
+            ),
+            key=lambda item: (item[0] is None, -(item[0] or 0.0), item[1]),
+        )
+        promoted, no_room = [], []
+        for _, sid in ranked:
+            if self.max_active is None or len(expected) < self.max_active:
+                expected[sid] = 0
+                promoted.append(sid)
+            else:
+                no_room.append(sid)
+
+        assert report.cycle == self.generation + 1
+        assert report.of_kind(ChangeKind.REMOVED) == sorted(removed)
+        assert report.of_kind(ChangeKind.PROMOTED) == promoted
+        assert report.of_kind(ChangeKind.NO_ROOM) == no_room
+        for change in report.changes:
+            if change.kind is ChangeKind.REMOVED:
+                # Nothing is removed before the grace count.
+                assert change.consecutive_failures == self.grace
+                assert self.model[change.strategy_id] == self.grace - 1
+            if change.kind is ChangeKind.ENTERED_GRACE:
+                assert self.model[change.strategy_id] == 0
+        assert {sid: r.consecutive_failures for sid, r in report.active.items()} == expected
+
+        self.model = expected
+        self.generation += 1
+        self.snapshots[self.generation] = dict(expected)
+        if self.main_generation is not None:
+            self.backup_generation = self.main_generation
+        self.main_generation = self.generation
+
+    def _fresh_ids(self, **sizes: int) -> st.SearchStrategy[list[str]]:
+        free = [sid for sid in POOL if sid not in self.model]
+        return st.lists(st.sampled_from(free), unique=True, **sizes) if free else st.just([])
+
+    @rule(data=st.data())
+    def cycle(self, data: st.DataObject) -> None:
+        """Every incumbent passes, fails in some way or is absent; some newcomers arrive."""
+        incumbents = {
+            sid: data.draw(st.sampled_from(OUTCOMES), label=f"incumbent {sid}")
+            for sid in sorted(self.model)
+        }
+        ids = data.draw(self._fresh_ids(max_size=4), label="new")
+        newcomers = [
+            (sid, data.draw(st.sampled_from(OUTCOMES[:-1]), label=sid), data.draw(SCORES))
+            for sid in ids
+        ]
+        self._run_cycle(incumbents, newcomers)
+
+    @rule(data=st.data())
+    def some_pass_rest_absent(self, data: st.DataObject) -> None:
+        passing = data.draw(st.sets(st.sampled_from(sorted(self.model) or ["-"])))
+        self._run_cycle({s: "pass" if s in passing else "absent" for s in self.model}, [])
+
+    @rule(outcome=st.sampled_from(["fail", "insufficient", "error", "absent"]))
+    def all_fail(self, outcome: str) -> None:
+        self._run_cycle(dict.fromkeys(self.model, outcome), [])
+
+    @precondition(lambda self: len(self.model) < len(POOL))
+    @rule(data=st.data())
+    def new_candidates(self, data: st.DataObject) -> None:
+        ids = data.draw(self._fresh_ids(min_size=1, max_size=6), label="new")
+        self._run_cycle(
+            dict.fromkeys(self.model, "pass"), [(sid, "pass", data.draw(SCORES)) for sid in ids]
+        )
+
+    # --- reloads and crashes ----------------------------------------------------------------
+
+    def _reload_and_compare(self) -> None:
+        self.registry = StrategyRegistry(self.folder, self.settings)
+        on_disk = self.registry.active()
+        assert self.registry.state.generation == self.generation
+        assert {sid: r.consecutive_failures for sid, r in on_disk.items()} == self.model
+        assert all(r.strategy_id == sid for sid, r in on_disk.items())
+
+    @rule()
+    def reload(self) -> None:
+        """A new registry object on the same folder (a restarted process)."""
+        self._reload_and_compare()
+
+    @precondition(lambda self: self.main_generation and self.backup_generation is not None)
+    @rule(damage=st.sampled_from(["truncate", "garbage", "empty", "delete", "wrong_kind"]))
+    def lose_main_file(self, damage: str) -> None:
+        """registry.json is damaged or gone: the next load falls back to the backup."""
+        path = self.folder / "registry.json"
+        text = path.read_bytes()
+        if damage == "truncate":
+            path.write_bytes(text[: len(text) // 2])
+        elif damage == "garbage":
+            path.write_bytes(b"\x00\xff not json")
+        elif damage == "empty":
+            path.write_bytes(b"")
+        elif damage == "delete":
+            path.unlink()
+        else:
+            payload = json.loads(text)
+            payload["kind"] = "portfolio"
+            path.write_text(json.dumps(payload))
+        # Roll the model back to the generation the backup holds.
+        self.generation = self.backup_generation
+        self.model = dict(self.snapshots[self.generation])
+        self.main_generation = None
+        self._reload_and_compare()
+        assert not path.exists()  # a damaged file was moved aside, never overwritten
+
+    @precondition(lambda self: self.main_generation and self.backup_generation is not None)
+    @rule()
+    def lose_both_files_then_restore(self) -> None:
+        """Both files unusable: a StateError naming both; nothing is started from empty."""
+        path = self.folder / "registry.json"
+        backup = self.folder / "registry.json.bak"
+        saved = path.read_bytes(), backup.read_bytes()
+        path.write_bytes(b"{")
+        backup.write_bytes(b"[]")
+        with pytest.raises(StateError) as info:
+            StrategyRegistry(self.folder, self.settings).active()
+        assert str(path) in str(info.value) and str(backup) in str(info.value)
+        path.write_bytes(saved[0])
+        backup.write_bytes(saved[1])
+        self._reload_and_compare()
+
+    # --- invariants -------------------------------------------------------------------------
+
+    @invariant()
+    def counters_in_range(self) -> None:
+        assert all(0 <= failures < self.grace for failures in self.model.values())
+
+    @invariant()
+    def at_most_max_active(self) -> None:
+        if self.max_active is not None:
+            assert len(self.model) <= self.max_active
+
+    @invariant()
+    def no_temp_files_left(self) -> None:
+        assert not list(self.folder.glob(".*.tmp"))
+
+
+RegistryMachine.TestCase.settings = settings(
+    max_examples=50,
+    stateful_step_count=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_registry_state_machine = RegistryMachine.TestCase
