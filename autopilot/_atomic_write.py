@@ -28,7 +28,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_json_write", "atomic_write_bytes", "backup_path", "sweep_temp_files"]
+__all__ = [
+    "atomic_json_write",
+    "atomic_write_bytes",
+    "backup_path",
+    "fsync_directory",
+    "sweep_temp_files",
+]
 
 _TEMP_SUFFIX = ".tmp"
 # errno values meaning "this filesystem cannot hard-link"; anything else is a real error.

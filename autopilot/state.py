@@ -27,7 +27,12 @@ from typing import Any
 
 import filelock
 
-from autopilot._atomic_write import atomic_json_write, backup_path, sweep_temp_files
+from autopilot._atomic_write import (
+    atomic_json_write,
+    backup_path,
+    fsync_directory,
+    sweep_temp_files,
+)
 from autopilot.errors import StateError, StateLockTimeout
 
 __all__ = ["StateFile"]
@@ -212,4 +217,5 @@ class StateFile:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         os.replace(self.path, target)
+        fsync_directory(self.path.parent)
         return target
