@@ -1,0 +1,120 @@
+"""Execution-cost model of the paper trader: what a fill is predicted to cost, and what it did.
+
+Predicted cost, in basis points of the arrival price, for an order that is a fraction
+``participation`` of the day's volume of a security with daily volatility ``sigma``::
+
+    predicted = multiplier * (half_spread + fee + 1e4 * impact * sigma * sqrt(participation))
+
+(the square-root law of market impact). A simulated fill adds seeded, zero-mean execution
+noise, so a fill can be better than the arrival price. The actual cost is *signed*::
+
+    actual_bps = 1e4 * side * (fill_price - arrival_price) / arrival_price
+
+with ``side`` +1 for a buy and -1 for a sell: negative means price improvement (seed T4).
+Nothing downstream may clip, log or take the square root of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CostModel", "Fill", "signed_cost_bps"]
+
+
+def signed_cost_bps(side: int, arrival_price: float, fill_price: float) -> float:
+    """``1e4 * side * (fill - arrival) / arrival``; negative = price improvement."""
+    if side not in (1, -1):
+        raise ValueError(f"side must be +1 (buy) or -1 (sell), was {side!r}")
+    if not arrival_price > 0:
+        raise ValueError(f"arrival price must be positive, was {arrival_price!r}")
+    return 1e4 * side * (fill_price - arrival_price) / arrival_price
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A simulated execution."""
+
+    side: int
+    shares: float
+    arrival_price: float
+    fill_price: float
+    predicted_cost_bps: float
+    participation: float
+    volatility: float
+
+    @property
+    def actual_cost_bps(self) -> float:
+        """Signed cost against the arrival price (negative = price improvement)."""
+        return signed_cost_bps(self.side, self.arrival_price, self.fill_price)
+
+    @property
+    def notional(self) -> float:
+        """Traded value at the arrival price (always positive)."""
+        return abs(self.shares) * self.arrival_price
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Half-spread + fee + square-root impact, scaled by a calibrated multiplier.
+
+    Parameters
+    ----------
+    half_spread_bps : float
+        Half the quoted spread.
+    fee_bps : float
+        Commissions and fees, folded into the fill price.
+    impact : float
+        Coefficient of the square-root law (dimensionless, about 0.5-1 in the literature).
+    noise_bps : float
+        Standard deviation of the zero-mean execution noise of simulated fills.
+    multiplier : float
+        Scale of the predicted cost, fitted by the cost calibrator.
+    """
+
+    half_spread_bps: float = 2.0
+    fee_bps: float = 0.5
+    impact: float = 0.7
+    noise_bps: float = 10.0
+    multiplier: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("half_spread_bps", "fee_bps", "impact", "noise_bps", "multiplier"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"cost model {name} must be a finite number >= 0, was {value!r}")
+
+    def base_cost_bps(self, participation: float, volatility: float) -> float:
+        """The model's cost before the calibrated multiplier."""
+        if participation < 0 or volatility < 0:
+            raise ValueError("participation and volatility must be >= 0")
+        impact = 1e4 * self.impact * volatility * math.sqrt(participation)
+        return self.half_spread_bps + self.fee_bps + impact
+
+    def predicted_cost_bps(self, participation: float, volatility: float) -> float:
+        """The cost the next fill is predicted to have."""
+        return self.multiplier * self.base_cost_bps(participation, volatility)
+
+    def simulate_fill(
+        self,
+        side: int,
+        shares: float,
+        arrival_price: float,
+        participation: float,
+        volatility: float,
+        rng: np.random.Generator,
+    ) -> Fill:
+        """Simulate one execution: the true cost is the unscaled model plus noise."""
+        true_cost = self.base_cost_bps(participation, volatility) + rng.normal(0.0, self.noise_bps)
+        fill_price = arrival_price * (1.0 + side * true_cost / 1e4)
+        return Fill(
+            side=side,
+            shares=shares,
+            arrival_price=arrival_price,
+            fill_price=fill_price,
+            predicted_cost_bps=self.predicted_cost_bps(participation, volatility),
+            participation=participation,
+            volatility=volatility,
+        )

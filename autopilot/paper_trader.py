@@ -1,0 +1,435 @@
+"""The paper trader: marked positions, signed execution costs, crash-consistent books.
+
+Every cycle marks **every** position to the cycle's prices (``last_price`` and its date,
+traded or not); a position without a price this cycle keeps its last mark and is reported
+stale with its age. Weights are valued at ``last_price`` only (seed T3): a position that
+was never marked is left out with a warning naming it; there is no ``entry_price``
+fallback anywhere.
+
+Orders move the book toward target weights; fills are simulated by the
+:class:`~autopilot.costs.CostModel` and reach the :class:`~autopilot.cost_calibrator.
+CostCalibrator` with their signed cost (seed T4).
+
+Order of writes in a cycle, all under the portfolio's lock: (1) one trade-log record with
+every fill of the cycle, tagged with the cycle number; (2) the portfolio state, whose
+``generation`` is that cycle number; (3) the calibrator state. The trade log's committed
+history is the records with ``cycle <= generation`` (a later record of the same cycle
+supersedes an earlier one), so a kill at any instant leaves no trade in the log that the
+portfolio does not reflect, and the reverse. A calibrator behind the portfolio is caught up
+from the committed log on the next cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date as Date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autopilot.cost_calibrator import CostCalibrator
+from autopilot.costs import CostModel, Fill
+from autopilot.errors import InputError
+from autopilot.journal import Journal
+from autopilot.state import StateFile
+
+__all__ = ["CycleSummary", "PaperTrader", "Portfolio", "Position", "StaleMark", "TraderSettings"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Position:
+    """A holding: shares, where it was bought, and its latest mark."""
+
+    security_id: str
+    shares: float
+    entry_price: float
+    entry_date: str
+    last_price: float | None = None
+    last_price_date: str | None = None
+
+    @property
+    def market_value(self) -> float | None:
+        """Shares times ``last_price``; None when never marked."""
+        return None if self.last_price is None else self.shares * self.last_price
+
+    @property
+    def unrealised_pnl(self) -> float | None:
+        """``shares * (last_price - entry_price)``; None when never marked."""
+        return (
+            None if self.last_price is None else self.shares * (self.last_price - self.entry_price)
+        )
+
+
+@dataclass(frozen=True)
+class StaleMark:
+    """A position that got no price this cycle and kept an older mark."""
+
+    security_id: str
+    last_price_date: str | None
+    age_days: int | None
+
+
+@dataclass
+class Portfolio:
+    """Cash and positions keyed by security id (a ticker or a CRSP ``permno``)."""
+
+    cash: float
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    def mark(self, prices: Mapping[str, float], day: Date) -> list[StaleMark]:
+        """Mark every position with a price; return the ones left with an older mark."""
+        stale = []
+        for sid, position in self.positions.items():
+            price = prices.get(sid)
+            if price is not None:
+                self.positions[sid] = replace(
+                    position, last_price=float(price), last_price_date=day.isoformat()
+                )
+                continue
+            age = None
+            if position.last_price_date is not None:
+                age = (day - Date.fromisoformat(position.last_price_date)).days
+            stale.append(StaleMark(sid, position.last_price_date, age))
+        if stale:
+            logger.warning(
+                "no price on %s for %d position(s), keeping older marks: %s",
+                day.isoformat(),
+                len(stale),
+                ", ".join(f"{s.security_id} (marked {s.last_price_date})" for s in stale),
+            )
+        return stale
+
+    def marked_value(self) -> float:
+        """Value of the positions that have a ``last_price``."""
+        return sum(p.market_value for p in self.positions.values() if p.market_value is not None)
+
+    def equity(self) -> float:
+        """Cash plus the marked value of the positions."""
+        return self.cash + self.marked_value()
+
+    def current_weights(self) -> dict[str, float]:
+        """Weights at ``last_price``; positions never marked are left out with a warning."""
+        unmarked = [sid for sid, p in self.positions.items() if p.last_price is None]
+        if unmarked:
+            logger.warning(
+                "left out of the current weights (no last_price): %s", ", ".join(unmarked)
+            )
+        equity = self.equity()
+        if not equity > 0:
+            return {}
+        return {
+            sid: p.market_value / equity
+            for sid, p in self.positions.items()
+            if p.market_value is not None
+        }
+
+    def apply(self, security_id: str, fill: Fill, day: Date) -> None:
+        """Book a fill: cash moves by ``side * shares * fill_price``."""
+        signed_shares = fill.side * fill.shares
+        self.cash -= signed_shares * fill.fill_price
+        position = self.positions.get(security_id)
+        if position is None:
+            self.positions[security_id] = Position(
+                security_id,
+                signed_shares,
+                fill.fill_price,
+                day.isoformat(),
+                fill.arrival_price,
+                day.isoformat(),
+            )
+            return
+        shares = position.shares + signed_shares
+        if abs(shares) < 1e-9:
+            del self.positions[security_id]
+            return
+        entry = position.entry_price
+        if fill.side * position.shares > 0:  # adding: average the entry price
+            entry = (position.shares * entry + signed_shares * fill.fill_price) / shares
+        self.positions[security_id] = replace(position, shares=shares, entry_price=entry)
+
+    def to_state(self) -> dict[str, Any]:
+        """Data for the portfolio state file."""
+        return {"cash": self.cash, "positions": {s: asdict(p) for s, p in self.positions.items()}}
+
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any]) -> Portfolio:
+        """Rebuild from :meth:`to_state` output (raises KeyError/TypeError/ValueError)."""
+        cash = float(data["cash"])
+        if not math.isfinite(cash):
+            raise ValueError(f"cash is {cash!r}")
+        positions = {sid: Position(**p) for sid, p in data["positions"].items()}
+        for sid, position in positions.items():
+            if position.security_id != sid:
+                raise ValueError(f"position under {sid!r} names {position.security_id!r}")
+        return cls(cash, positions)
+
+
+@dataclass(frozen=True)
+class TraderSettings:
+    """How orders are sized and filled.
+
+    Attributes
+    ----------
+    fractional : bool
+        Trade fractional shares (otherwise whole shares, rounded toward zero).
+    min_trade_notional : float
+        Orders smaller than this (in currency) are not sent.
+    allow_negative_cash : bool
+        Let buys borrow; otherwise buys are cut to the cash available.
+    default_participation : float
+        Participation assumed when no volume is given.
+    default_volatility : float
+        Daily volatility assumed when none is given.
+    seed : int
+        Seed of the simulated execution noise (combined with the cycle number).
+    calibration_window : int
+        Trades the cost calibrator keeps and fits on.
+    """
+
+    fractional: bool = False
+    min_trade_notional: float = 100.0
+    allow_negative_cash: bool = False
+    default_participation: float = 0.01
+    default_volatility: float = 0.02
+    seed: int = 0
+    calibration_window: int = 5000
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    """What one paper cycle did."""
+
+    cycle: int
+    fills: tuple[dict[str, Any], ...]
+    stale: tuple[StaleMark, ...]
+    equity: float
+    cash: float
+    weights: dict[str, float]
+
+
+def _check_prices(prices: Mapping[str, float]) -> dict[str, float]:
+    checked = {}
+    for sid, price in prices.items():
+        value = float(price)
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"price of {sid!r} must be a positive number, was {price!r}")
+        checked[str(sid)] = value
+    return checked
+
+
+def _check_targets(targets: Mapping[str, float], allow_leverage: bool) -> dict[str, float]:
+    checked = {}
+    for sid, weight in targets.items():
+        value = float(weight)
+        if not (math.isfinite(value) and value >= 0):
+            raise InputError(f"target weight of {sid!r} must be a number >= 0, was {weight!r}")
+        checked[str(sid)] = value
+    total = sum(checked.values())
+    if total > 1 + 1e-9 and not allow_leverage:
+        raise InputError(f"target weights sum to {total:.6g} > 1; allow_negative_cash to lever")
+    return checked
+
+
+class PaperTrader:
+    """Paper-trades target weights in a state folder.
+
+    Parameters
+    ----------
+    state_dir : path-like
+        Holds ``portfolio.json``, ``cost_calibrator.json`` and ``trades.jsonl``.
+    settings : TraderSettings, optional
+    cost_model : CostModel, optional
+        Its ``multiplier`` is replaced by the calibrator's fitted one each cycle.
+    initial_cash : float
+        Cash of a first run.
+    lock_timeout : float
+        Seconds to wait for another cycle.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        settings: TraderSettings | None = None,
+        cost_model: CostModel | None = None,
+        *,
+        initial_cash: float = 1_000_000.0,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.settings = settings or TraderSettings()
+        self.cost_model = cost_model or CostModel()
+        self.portfolio_state = StateFile(
+            self.state_dir / "portfolio.json",
+            kind="portfolio",
+            schema_version=SCHEMA_VERSION,
+            default=lambda: Portfolio(initial_cash).to_state(),
+            validate=Portfolio.from_state,
+            lock_timeout=lock_timeout,
+        )
+        self.calibrator_state = StateFile(
+            self.state_dir / "cost_calibrator.json",
+            kind="cost_calibrator",
+            schema_version=SCHEMA_VERSION,
+            default=lambda: {
+                **CostCalibrator(self.settings.calibration_window).to_state(),
+                "last_cycle": 0,
+            },
+            validate=CostCalibrator.from_state,
+        )
+        self.trade_log = Journal(self.state_dir / "trades.jsonl")
+
+    def portfolio(self) -> Portfolio:
+        """The current book, read under the lock."""
+        with self.portfolio_state.locked():
+            return Portfolio.from_state(self.portfolio_state.load())
+
+    def calibrator(self) -> CostCalibrator:
+        """The cost calibrator, caught up with the committed trades."""
+        with self.portfolio_state.locked():
+            self.portfolio_state.load()
+            return self._load_calibrator(self.portfolio_state.generation)
+
+    def committed_fills(self, up_to_cycle: int | None = None) -> list[dict[str, Any]]:
+        """Every fill of the cycles the portfolio reflects, in order."""
+        generation = self.portfolio_state.generation if up_to_cycle is None else up_to_cycle
+        latest: dict[int, dict[str, Any]] = {}
+        for record in self.trade_log:
+            cycle = int(record["cycle"])
+            if cycle <= generation:
+                latest[cycle] = record  # a re-run of a cycle supersedes its orphan
+        return [fill for cycle in sorted(latest) for fill in latest[cycle]["fills"]]
+
+    def _load_calibrator(self, generation: int) -> CostCalibrator:
+        data = self.calibrator_state.load()
+        calibrator = CostCalibrator.from_state(data)
+        behind = int(data.get("last_cycle", 0))
+        if behind < generation:
+            # The portfolio was saved but the calibrator was not: replay the missing cycles.
+            for fill in self.committed_fills(generation):
+                if fill["cycle"] > behind:
+                    self._record(calibrator, fill)
+        return calibrator
+
+    @staticmethod
+    def _record(calibrator: CostCalibrator, fill: Mapping[str, Any]) -> None:
+        calibrator.record_trade(
+            predicted_bps=fill["predicted_cost_bps"],
+            actual_bps=fill["actual_cost_bps"],
+            notional=fill["notional"],
+            side=fill["side"],
+            participation=fill["participation"],
+            volatility=fill["volatility"],
+            time=fill["date"],
+            base_predicted_bps=fill["base_cost_bps"],
+        )
+
+    def run_cycle(
+        self,
+        day: Date,
+        prices: Mapping[str, float],
+        target_weights: Mapping[str, float],
+        *,
+        volumes: Mapping[str, float] | None = None,
+        volatilities: Mapping[str, float] | None = None,
+    ) -> CycleSummary:
+        """Mark, rebalance toward ``target_weights``, simulate fills, book and persist.
+
+        Parameters
+        ----------
+        day : datetime.date
+            The cycle's date (marks carry it).
+        prices : mapping
+            Arrival prices by security id; securities without a price are neither marked
+            nor traded this cycle.
+        target_weights : mapping
+            Wanted weights of equity by security id (>= 0); held securities missing here
+            are sold.
+        volumes : mapping, optional
+            Average daily volume in shares, for the participation of each order.
+        volatilities : mapping, optional
+            Daily return volatility, for the impact term.
+        """
+        prices = _check_prices(prices)
+        targets = _check_targets(target_weights, self.settings.allow_negative_cash)
+        volumes = volumes or {}
+        volatilities = volatilities or {}
+        with self.portfolio_state.locked():
+            book = Portfolio.from_state(self.portfolio_state.load())
+            cycle = self.portfolio_state.generation + 1
+            calibrator = self._load_calibrator(cycle - 1)
+            model = replace(self.cost_model, multiplier=calibrator.multiplier)
+            stale = book.mark(prices, day)
+            rng = np.random.default_rng([self.settings.seed, cycle])
+            fills = []
+            for sid, side, shares in self._orders(book, prices, targets):
+                price = prices[sid]
+                volume = volumes.get(sid)
+                participation = shares / volume if volume else self.settings.default_participation
+                volatility = volatilities.get(sid, self.settings.default_volatility)
+                fill = model.simulate_fill(side, shares, price, participation, volatility, rng)
+                if side == 1 and not self.settings.allow_negative_cash:
+                    affordable = book.cash / fill.fill_price
+                    if not self.settings.fractional:
+                        affordable = math.floor(affordable)
+                    if affordable < shares:
+                        fill = replace(fill, shares=affordable)
+                if fill.shares <= 0 or fill.notional < self.settings.min_trade_notional:
+                    continue
+                book.apply(sid, fill, day)
+                record = {
+                    "cycle": cycle,
+                    "date": day.isoformat(),
+                    "security_id": sid,
+                    "side": side,
+                    "shares": fill.shares,
+                    "arrival_price": fill.arrival_price,
+                    "fill_price": fill.fill_price,
+                    "notional": fill.notional,
+                    "participation": participation,
+                    "volatility": volatility,
+                    "predicted_cost_bps": fill.predicted_cost_bps,
+                    "base_cost_bps": model.base_cost_bps(participation, volatility),
+                    "actual_cost_bps": fill.actual_cost_bps,
+                }
+                fills.append(record)
+                self._record(calibrator, record)
+            self.trade_log.append({"cycle": cycle, "date": day.isoformat(), "fills": fills})
+            self.portfolio_state.save(book.to_state())
+            calibrator.fit()
+            self.calibrator_state.save({**calibrator.to_state(), "last_cycle": cycle})
+        return CycleSummary(
+            cycle, tuple(fills), tuple(stale), book.equity(), book.cash, book.current_weights()
+        )
+
+    def _orders(
+        self, book: Portfolio, prices: Mapping[str, float], targets: Mapping[str, float]
+    ) -> list[tuple[str, int, float]]:
+        """(security, side, shares) moving the book toward the targets; sells first."""
+        equity = book.equity()
+        orders = []
+        for sid in sorted(set(book.positions) | set(targets)):
+            price = prices.get(sid)
+            if price is None:
+                if targets.get(sid):
+                    logger.warning("no price for %s: not traded this cycle", sid)
+                continue
+            held = book.positions[sid].shares if sid in book.positions else 0.0
+            wanted = targets.get(sid, 0.0) * equity / price
+            delta = wanted - held
+            shares = abs(delta) if self.settings.fractional else math.floor(abs(delta))
+            if wanted == 0.0 and held != 0.0:
+                shares = abs(held)  # close the whole position, fractions included
+            if shares <= 0 or shares * price < self.settings.min_trade_notional:
+                continue
+            orders.append((sid, 1 if delta > 0 else -1, float(shares)))
+        orders.sort(key=lambda order: order[1])  # sells (-1) before buys (+1)
+        return orders
