@@ -20,6 +20,7 @@ from autopilot import __version__
 from autopilot.config import dump_config, load_config
 from autopilot.errors import AutopilotError, InputError
 from autopilot.gateset import GateSet, VerdictTable
+from autopilot.paper_cli import add_paper_commands, paper_rebalance, paper_status
 from autopilot.plugins import GateCatalog, load_gate_catalog
 from autopilot.registry import ChangeKind, StrategyRegistry
 from autopilot.returns_io import read_candidates
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     history = registry_commands.add_parser("history", help="one strategy's story, cycle by cycle")
     history.add_argument("strategy_id")
 
+    add_paper_commands(commands)
+
     config = commands.add_parser("config", help="show the resolved configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     show = config_commands.add_parser("show", help="print an environment's resolved YAML")
@@ -100,12 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("registry", "update"): _registry_update,
         ("registry", "show"): _registry_show,
         ("registry", "history"): _registry_history,
+        ("paper", "status"): paper_status,
+        ("paper", "rebalance"): paper_rebalance,
         ("example", None): _example,
     }
     sub = next(
         (
             getattr(args, name)
-            for name in ("gates_command", "config_command", "registry_command")
+            for name in ("gates_command", "config_command", "registry_command", "paper_command")
             if getattr(args, name, None)
         ),
         None,

@@ -289,14 +289,18 @@ class PaperTrader:
 
     def portfolio(self) -> Portfolio:
         """The current book, read under the lock."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[Portfolio, str | None, CostCalibrator]:
+        """The book, the date of its last cycle, and the caught-up calibrator, in one read."""
         with self.portfolio_state.locked():
-            return Portfolio.from_state(self.portfolio_state.load())
+            data = self.portfolio_state.load()
+            calibrator = self._load_calibrator(self.portfolio_state.generation)
+            return Portfolio.from_state(data), data.get("as_of"), calibrator
 
     def calibrator(self) -> CostCalibrator:
         """The cost calibrator, caught up with the committed trades."""
-        with self.portfolio_state.locked():
-            self.portfolio_state.load()
-            return self._load_calibrator(self.portfolio_state.generation)
+        return self.snapshot()[2]
 
     def committed_fills(self, up_to_cycle: int | None = None) -> list[dict[str, Any]]:
         """Every fill of the cycles the portfolio reflects, in order."""
@@ -403,7 +407,7 @@ class PaperTrader:
                 fills.append(record)
                 self._record(calibrator, record)
             self.trade_log.append({"cycle": cycle, "date": day.isoformat(), "fills": fills})
-            self.portfolio_state.save(book.to_state())
+            self.portfolio_state.save({**book.to_state(), "as_of": day.isoformat()})
             calibrator.fit()
             self.calibrator_state.save({**calibrator.to_state(), "last_cycle": cycle})
         return CycleSummary(

@@ -20,7 +20,7 @@ import pandas as pd
 from autopilot.batch import MISSING_REGIME, CandidateBatch
 from autopilot.errors import InputError
 
-__all__ = ["read_candidates", "read_regimes", "read_table"]
+__all__ = ["read_candidates", "read_regimes", "read_security_table", "read_table"]
 
 _LONG_COLUMNS = ("strategy_id", "date", "return")
 
@@ -206,3 +206,38 @@ def read_regimes(
     found = position >= 0
     aligned[found] = codes[position[found]]
     return aligned, names
+
+
+def read_security_table(
+    path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, dict[str, float]]:
+    """Numeric columns of a file keyed by ``security_id``, as ``{column: {security: value}}``.
+
+    Raises
+    ------
+    InputError
+        On a missing column, a repeated security or a value that is not a number.
+    """
+    path = Path(path)
+    frame = read_table(path)
+    missing = [c for c in ("security_id", *columns) if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {missing}; expected security_id, {', '.join(columns)}"
+        )
+    if frame["security_id"].duplicated().any():
+        first = frame["security_id"][frame["security_id"].duplicated()].iloc[0]
+        raise InputError(f"{path}: security {first!r} appears twice")
+    ids = frame["security_id"].astype(str)
+    result = {}
+    for column in (*columns, *(c for c in optional if c in frame.columns)):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"{path}: row {row + 2}, column {column!r}: "
+                f"{frame[column].iloc[row]!r} is not a number"
+            )
+        result[column] = {sid: float(v) for sid, v in zip(ids, values, strict=True) if v == v}
+    return result

@@ -1,0 +1,106 @@
+"""The ``autopilot paper`` commands: one paper cycle from files, and the book's status."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+from autopilot.errors import InputError
+from autopilot.paper_trader import PaperTrader
+from autopilot.returns_io import read_security_table
+
+__all__ = ["add_paper_commands", "paper_rebalance", "paper_status"]
+
+
+def add_paper_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``paper status`` and ``paper rebalance`` to the command parser."""
+    paper = commands.add_parser("paper", help="the paper-trading book")
+    paper.add_argument(
+        "--state-dir", type=Path, default=Path("state"), help="state folder (default: state)"
+    )
+    paper_commands = paper.add_subparsers(dest="paper_command", required=True)
+    paper_commands.add_parser("status", help="positions, marks, cash, equity and costs")
+    rebalance = paper_commands.add_parser(
+        "rebalance", help="one paper cycle: mark, trade toward target weights, book the fills"
+    )
+    rebalance.add_argument(
+        "--prices",
+        type=Path,
+        required=True,
+        help="CSV/Parquet: security_id, price[, volume, volatility]",
+    )
+    rebalance.add_argument(
+        "--targets", type=Path, required=True, help="CSV/Parquet: security_id, weight"
+    )
+    rebalance.add_argument("--date", required=True, help="the cycle's date, YYYY-MM-DD")
+    rebalance.add_argument(
+        "--initial-cash", type=float, default=1_000_000.0, help="cash of a new book"
+    )
+
+
+def paper_rebalance(args: argparse.Namespace) -> int:
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise InputError(f"--date: {args.date!r} is not a date like 2024-01-31") from None
+    prices = read_security_table(args.prices, ("price",), ("volume", "volatility"))
+    targets = read_security_table(args.targets, ("weight",))["weight"]
+    trader = PaperTrader(args.state_dir, initial_cash=args.initial_cash)
+    summary = trader.run_cycle(
+        day,
+        prices["price"],
+        targets,
+        volumes=prices.get("volume"),
+        volatilities=prices.get("volatility"),
+    )
+    for fill in summary.fills:
+        side = "buy " if fill["side"] == 1 else "sell"
+        print(
+            f"{side} {fill['shares']:>12,.4g} {fill['security_id']:<12} "
+            f"at {fill['fill_price']:.4f} "
+            f"(arrival {fill['arrival_price']:.4f}, cost {fill['actual_cost_bps']:+.2f} bps, "
+            f"predicted {fill['predicted_cost_bps']:.2f})"
+        )
+    print(
+        f"\ncycle {summary.cycle}: {len(summary.fills)} fills, equity {summary.equity:,.2f}, "
+        f"cash {summary.cash:,.2f}, {len(summary.stale)} stale marks"
+    )
+    return 0
+
+
+def paper_status(args: argparse.Namespace) -> int:
+    book, as_of, calibrator = PaperTrader(args.state_dir).snapshot()
+    weights = book.current_weights()
+    print(f"book as of {as_of or 'never traded'} ({args.state_dir})")
+    if book.positions:
+        print(
+            f"{'security':<12} {'shares':>12} {'entry':>10} {'last price':>11} {'marked':<10} "
+            f"{'value':>14} {'weight':>7} {'unrealised':>13}  stale"
+        )
+    for sid, position in sorted(book.positions.items()):
+        value = position.market_value
+        pnl = position.unrealised_pnl
+        stale = ""
+        if position.last_price_date is None:
+            stale = "never marked"
+        elif as_of and position.last_price_date < as_of:
+            age = (date.fromisoformat(as_of) - date.fromisoformat(position.last_price_date)).days
+            stale = f"{age} days"
+        print(
+            f"{sid:<12} {position.shares:>12,.4g} {position.entry_price:>10.4f} "
+            f"{position.last_price if position.last_price is not None else float('nan'):>11.4f} "
+            f"{position.last_price_date or '-':<10} "
+            f"{value if value is not None else float('nan'):>14,.2f} "
+            f"{weights.get(sid, float('nan')):>7.2%} "
+            f"{pnl if pnl is not None else float('nan'):>13,.2f}  {stale}"
+        )
+    print(f"cash {book.cash:,.2f}   equity {book.equity():,.2f}")
+    surprise = calibrator.compute_cost_surprise()
+    print(
+        f"costs over {surprise.count} fills: mean {calibrator.mean_cost_bps():+.2f} bps, "
+        f"surprise (actual - predicted) {surprise.weighted_mean_bps:+.2f} bps weighted, "
+        f"{surprise.median_bps:+.2f} median, {surprise.price_improvements} price improvements, "
+        f"model multiplier {calibrator.multiplier:.3f}"
+    )
+    return 0
