@@ -83,7 +83,8 @@ class CostModel:
     def __post_init__(self) -> None:
         for name in ("half_spread_bps", "fee_bps", "impact", "noise_bps", "multiplier"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number and math.isfinite(value) and value >= 0):
                 raise ValueError(f"cost model {name} must be a finite number >= 0, was {value!r}")
 
     def base_cost_bps(self, participation: float, volatility: float) -> float:

@@ -151,6 +151,11 @@ class Portfolio:
         if abs(shares) < 1e-9:
             del self.positions[security_id]
             return
+        if shares * position.shares < 0:  # flipped through zero: a new position
+            self.positions[security_id] = replace(
+                position, shares=shares, entry_price=fill.fill_price, entry_date=day.isoformat()
+            )
+            return
         entry = position.entry_price
         if fill.side * position.shares > 0:  # adding: average the entry price
             entry = (position.shares * entry + signed_shares * fill.fill_price) / shares
@@ -303,8 +308,14 @@ class PaperTrader:
         return self.snapshot()[2]
 
     def committed_fills(self, up_to_cycle: int | None = None) -> list[dict[str, Any]]:
-        """Every fill of the cycles the portfolio reflects, in order."""
-        generation = self.portfolio_state.generation if up_to_cycle is None else up_to_cycle
+        """Every fill of the cycles the portfolio reflects (or up to a cycle), in order."""
+        if up_to_cycle is None:
+            with self.portfolio_state.locked():
+                self.portfolio_state.load()
+                up_to_cycle = self.portfolio_state.generation
+        return self._committed_fills(up_to_cycle)
+
+    def _committed_fills(self, generation: int) -> list[dict[str, Any]]:
         latest: dict[int, dict[str, Any]] = {}
         for record in self.trade_log:
             cycle = int(record["cycle"])
@@ -315,12 +326,24 @@ class PaperTrader:
     def _load_calibrator(self, generation: int) -> CostCalibrator:
         data = self.calibrator_state.load()
         calibrator = CostCalibrator.from_state(data)
-        behind = int(data.get("last_cycle", 0))
-        if behind < generation:
-            # The portfolio was saved but the calibrator was not: replay the missing cycles.
-            for fill in self.committed_fills(generation):
-                if fill["cycle"] > behind:
-                    self._record(calibrator, fill)
+        seen = int(data.get("last_cycle", 0))
+        if seen == generation:
+            return calibrator
+        if seen > generation:
+            # The portfolio went back (recovered from its .bak): so must the calibrator.
+            logger.warning(
+                "cost calibrator is at cycle %d, the portfolio at %d: rebuilding "
+                "it from the committed trade log",
+                seen,
+                generation,
+            )
+            calibrator = CostCalibrator(calibrator.window)
+            seen = 0
+        # The portfolio was saved but the calibrator was not: replay the missing cycles.
+        for fill in self._committed_fills(generation):
+            if fill["cycle"] > seen:
+                self._record(calibrator, fill)
+        calibrator.fit()
         return calibrator
 
     @staticmethod
@@ -374,19 +397,16 @@ class PaperTrader:
             stale = book.mark(prices, day)
             rng = np.random.default_rng([self.settings.seed, cycle])
             fills = []
-            for sid, side, shares in self._orders(book, prices, targets):
+            for sid, side, shares, closing in self._orders(book, prices, targets):
                 price = prices[sid]
                 volume = volumes.get(sid)
                 participation = shares / volume if volume else self.settings.default_participation
                 volatility = volatilities.get(sid, self.settings.default_volatility)
                 fill = model.simulate_fill(side, shares, price, participation, volatility, rng)
                 if side == 1 and not self.settings.allow_negative_cash:
-                    affordable = book.cash / fill.fill_price
-                    if not self.settings.fractional:
-                        affordable = math.floor(affordable)
-                    if affordable < shares:
-                        fill = replace(fill, shares=affordable)
-                if fill.shares <= 0 or fill.notional < self.settings.min_trade_notional:
+                    fill = replace(fill, shares=self._affordable(fill, book.cash))
+                too_small = fill.notional < self.settings.min_trade_notional and not closing
+                if fill.shares <= 0 or too_small:
                     continue
                 book.apply(sid, fill, day)
                 record = {
@@ -414,26 +434,38 @@ class PaperTrader:
             cycle, tuple(fills), tuple(stale), book.equity(), book.cash, book.current_weights()
         )
 
+    def _affordable(self, fill: Fill, cash: float) -> float:
+        """Shares of a buy that the cash pays for (never leaving cash below zero)."""
+        if fill.shares * fill.fill_price <= cash:
+            return fill.shares
+        shares = max(cash, 0.0) / fill.fill_price
+        if not self.settings.fractional:
+            return float(math.floor(shares))
+        while shares > 0 and shares * fill.fill_price > cash:  # float rounding
+            shares = math.nextafter(shares, 0.0)
+        return shares
+
     def _orders(
         self, book: Portfolio, prices: Mapping[str, float], targets: Mapping[str, float]
-    ) -> list[tuple[str, int, float]]:
-        """(security, side, shares) moving the book toward the targets; sells first."""
+    ) -> list[tuple[str, int, float, bool]]:
+        """(security, side, shares, closes position) toward the targets; sells first."""
         equity = book.equity()
         orders = []
         for sid in sorted(set(book.positions) | set(targets)):
             price = prices.get(sid)
             if price is None:
-                if targets.get(sid):
-                    logger.warning("no price for %s: not traded this cycle", sid)
+                if targets.get(sid) and sid not in book.positions:  # held ones: warned as stale
+                    logger.warning("no price for %s: not bought this cycle", sid)
                 continue
             held = book.positions[sid].shares if sid in book.positions else 0.0
             wanted = targets.get(sid, 0.0) * equity / price
             delta = wanted - held
             shares = abs(delta) if self.settings.fractional else math.floor(abs(delta))
-            if wanted == 0.0 and held != 0.0:
-                shares = abs(held)  # close the whole position, fractions included
-            if shares <= 0 or shares * price < self.settings.min_trade_notional:
+            closing = wanted == 0.0 and held != 0.0
+            if closing:
+                shares = abs(held)  # close the whole position, fractions and dust included
+            elif shares <= 0 or shares * price < self.settings.min_trade_notional:
                 continue
-            orders.append((sid, 1 if delta > 0 else -1, float(shares)))
+            orders.append((sid, 1 if delta > 0 else -1, float(shares), closing))
         orders.sort(key=lambda order: order[1])  # sells (-1) before buys (+1)
         return orders
