@@ -24,11 +24,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_state.py
+	$(BIN)/python bench/bench_paper.py
 
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)
-	AUTOPILOT_CRASH_KILLS=2000 AUTOPILOT_REGISTRY_KILLS=1000 $(BIN)/python -m pytest -q \
-		tests/reliability/test_crash_loop.py tests/integration/test_registry_processes.py
+	AUTOPILOT_CRASH_KILLS=2000 AUTOPILOT_REGISTRY_KILLS=1000 AUTOPILOT_PAPER_KILLS=1000 \
+		$(BIN)/python -m pytest -q -s tests/reliability/test_crash_loop.py \
+		tests/integration/test_registry_processes.py tests/reliability/test_paper_crash_loop.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

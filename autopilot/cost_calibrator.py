@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +44,11 @@ class TradeCost:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
-        return asdict(self)
+        # Built by hand: dataclasses.asdict deep-copies and was a third of a paper cycle.
+        return {name: getattr(self, name) for name in _TRADE_FIELDS}
+
+
+_TRADE_FIELDS = tuple(f.name for f in fields(TradeCost))
 
 
 @dataclass(frozen=True)
