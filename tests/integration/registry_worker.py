@@ -25,7 +25,6 @@ import os
 import random
 import sys
 import time
-import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +36,10 @@ from autopilot.registry import (
     apply_cycle,
 )
 from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+
+# Run as a script: make the repository root importable for the shared test helper.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fork_server import serve_forks
 
 WORKER_PATH = Path(__file__).resolve()
 SETTINGS = RegistrySettings(promotion_grace_cycles=3, max_active=4)
@@ -119,41 +122,20 @@ def _concurrent(state_dir: str, worker: int, cycles: int, go_file: str) -> int:
     return 0
 
 
-def _loop_forever(state_dir: str, error_file: str) -> None:
+def _loop_forever(state_dir: str) -> None:
     """A forked child: registry cycles in a tight loop, until SIGKILL."""
-    try:
-        registry = StrategyRegistry(state_dir, SETTINGS)
-        registry.active()
-        k = registry.state.generation + 1
-        while True:
-            report = registry.update(decision_set(k), score=score, now=cycle_time(k))
-            if report.cycle != k:
-                raise AssertionError(f"cycle {report.cycle} written where {k} was expected")
-            k += 1
-    except BaseException:
-        with open(error_file, "a") as handle:
-            handle.write(traceback.format_exc())
-        os._exit(3)
+    registry = StrategyRegistry(state_dir, SETTINGS)
+    registry.active()
+    k = registry.state.generation + 1
+    while True:
+        report = registry.update(decision_set(k), score=score, now=cycle_time(k))
+        if report.cycle != k:
+            raise AssertionError(f"cycle {report.cycle} written where {k} was expected")
+        k += 1
 
 
 def _crashloop(state_dir: str, error_file: str) -> int:
-    print("ready", flush=True)
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "quit":
-            return 0
-        if command != "fork":
-            print(f"unknown command {command!r}", file=sys.stderr, flush=True)
-            return 2
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            _loop_forever(state_dir, error_file)
-            os._exit(4)  # not reached
-        print(pid, flush=True)
-        _, status = os.waitpid(pid, 0)
-        print(f"exit {status}", flush=True)
-    return 0
+    return serve_forks(lambda: _loop_forever(state_dir), error_file)
 
 
 def main(argv: list[str]) -> int:

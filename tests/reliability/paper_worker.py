@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +30,10 @@ import numpy as np
 
 from autopilot.costs import CostModel
 from autopilot.paper_trader import PaperTrader, TraderSettings
+
+# Run as a script: make the repository root importable for the shared test helper.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.fork_server import serve_forks
 
 WORKER_PATH = Path(__file__).resolve()
 SECURITIES = tuple(f"SEC{i:02d}" for i in range(20))
@@ -121,39 +124,18 @@ def run_cycle(trader: PaperTrader, k: int):
     return summary
 
 
-def _loop_forever(state_dir: str, error_file: str) -> None:
+def _loop_forever(state_dir: str) -> None:
     """A forked child: paper cycles in a tight loop, until SIGKILL."""
-    try:
-        trader = make_trader(state_dir)
-        trader.portfolio()  # loads the generation
-        k = trader.portfolio_state.generation + 1
-        while True:
-            run_cycle(trader, k)
-            k += 1
-    except BaseException:
-        with open(error_file, "a") as handle:
-            handle.write(traceback.format_exc())
-        os._exit(3)
+    trader = make_trader(state_dir)
+    trader.portfolio()  # loads the generation
+    k = trader.portfolio_state.generation + 1
+    while True:
+        run_cycle(trader, k)
+        k += 1
 
 
 def _serve(state_dir: str, error_file: str) -> int:
-    print("ready", flush=True)
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "quit":
-            return 0
-        if command != "fork":
-            print(f"unknown command {command!r}", file=sys.stderr, flush=True)
-            return 2
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            _loop_forever(state_dir, error_file)
-            os._exit(4)  # not reached
-        print(pid, flush=True)
-        _, status = os.waitpid(pid, 0)
-        print(f"exit {status}", flush=True)
-    return 0
+    return serve_forks(lambda: _loop_forever(state_dir), error_file)
 
 
 def main(argv: list[str]) -> int:
