@@ -80,6 +80,7 @@ class PboGate(Gate):
     }
     threshold_parameter = "max_probability"
     batch_level = True
+    higher_is_better = False  # a lower probability of overfitting ranks first
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
