@@ -31,7 +31,6 @@ import logging
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import ms, summary, timed  # bench/ is the script folder
 
 from autopilot.cost_calibrator import CostCalibrator
 from autopilot.costs import CostModel
@@ -91,27 +91,6 @@ class Market:
 
 
 # --------------------------------------------------------------------------- timing
-
-
-def timed(fn: Callable[[], object]) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def summary(samples: list[float]) -> dict[str, Any]:
-    ordered = sorted(samples)
-    return {
-        "median_s": statistics.median(samples),
-        "p10_s": ordered[len(ordered) // 10],
-        "p90_s": ordered[(len(ordered) * 9) // 10],
-        "samples_s": samples,
-    }
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:9.2f} ms"
 
 
 # --------------------------------------------------------------------------- benchmarks

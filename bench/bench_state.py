@@ -29,13 +29,11 @@ Run ``.venv/bin/python bench/bench_state.py [--quick]``.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from _timing import ms, summary, timed  # bench/ is the script folder
 
 from autopilot.config import RegistrySettings
 from autopilot.journal import Journal
@@ -149,27 +149,6 @@ def audit_record(cycle: int, decisions: list[Decision]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- timing
-
-
-def timed(fn: Callable[[], object]) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def summary(samples: list[float]) -> dict[str, Any]:
-    ordered = sorted(samples)
-    return {
-        "median_s": statistics.median(samples),
-        "p10_s": ordered[len(ordered) // 10],
-        "p90_s": ordered[(len(ordered) * 9) // 10],
-        "samples_s": samples,
-    }
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:8.3f} ms"
 
 
 def fsync_floor(path: Path, size: int) -> Callable[[], None]:
