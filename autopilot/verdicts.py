@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -157,8 +157,3 @@ class Decision:
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
         """Rebuild a decision from :meth:`to_dict` output."""
         return cls(data["strategy_id"], tuple(Verdict.from_dict(v) for v in data["gates"]))
-
-
-def promotable_ids(decisions: Iterable[Decision]) -> list[str]:
-    """Return the ids of the promotable decisions, in order."""
-    return [d.strategy_id for d in decisions if d.promotable]
