@@ -13,28 +13,28 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AutopilotError": "autopilot.errors",
-    "BatchStatistics": "autopilot.batch",
-    "CandidateBatch": "autopilot.batch",
+    "BatchStatistics": "autopilot.stats.batch",
+    "CandidateBatch": "autopilot.stats.batch",
     "ConfigError": "autopilot.errors",
-    "Decision": "autopilot.verdicts",
+    "Decision": "autopilot.sdk.verdicts",
     "DuplicateGateError": "autopilot.errors",
-    "EvaluationContext": "autopilot.gate",
-    "Gate": "autopilot.gate",
+    "EvaluationContext": "autopilot.sdk.gate",
+    "Gate": "autopilot.sdk.gate",
     "GateParameterError": "autopilot.errors",
-    "GateResult": "autopilot.gate",
+    "GateResult": "autopilot.sdk.gate",
     "InputError": "autopilot.errors",
-    "Interval": "autopilot.params",
-    "Mode": "autopilot.verdicts",
-    "Outcome": "autopilot.verdicts",
-    "Param": "autopilot.params",
+    "Interval": "autopilot.sdk.params",
+    "Mode": "autopilot.sdk.verdicts",
+    "Outcome": "autopilot.sdk.verdicts",
+    "Param": "autopilot.sdk.params",
     "PluginError": "autopilot.errors",
     "PluginLoadError": "autopilot.errors",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
-    "Verdict": "autopilot.verdicts",
-    "format_reason": "autopilot.verdicts",
+    "Verdict": "autopilot.sdk.verdicts",
+    "format_reason": "autopilot.sdk.verdicts",
     "hookimpl": "autopilot.hookspecs",
-    "threshold_result": "autopilot.gate",
+    "threshold_result": "autopilot.sdk.gate",
 }
 
 __all__ = [
@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from autopilot.batch import BatchStatistics, CandidateBatch
     from autopilot.errors import (
         AutopilotError,
         ConfigError,
@@ -76,10 +75,11 @@ if TYPE_CHECKING:
         StateError,
         StateLockTimeout,
     )
-    from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
     from autopilot.hookspecs import hookimpl
-    from autopilot.params import Interval, Param
-    from autopilot.verdicts import Decision, Mode, Outcome, Verdict, format_reason
+    from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
+    from autopilot.sdk.params import Interval, Param
+    from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason
+    from autopilot.stats.batch import BatchStatistics, CandidateBatch
 
 
 def __getattr__(name: str) -> Any:

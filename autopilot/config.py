@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from autopilot.errors import ConfigError
-from autopilot.verdicts import Mode
+from autopilot.sdk.verdicts import Mode
 
 __all__ = [
     "DEFAULT_PROMOTION_GRACE_CYCLES",

@@ -197,7 +197,7 @@ class CostCalibrator:
         return self.multiplier
 
     def to_state(self) -> dict[str, Any]:
-        """Data for a :class:`~autopilot.state.StateFile`."""
+        """Data for a :class:`~autopilot.state.state_file.StateFile`."""
         return {
             "window": self.window,
             "multiplier": self.multiplier,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from autopilot.gate import Gate
+    from autopilot.sdk.gate import Gate
 
 PROJECT_NAME = "autopilot"
 ENTRY_POINT_GROUP = "autopilot.gates"
@@ -25,7 +25,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def autopilot_register_gates() -> list[type[Gate]]:
     """Return the gate classes this plugin offers.
 
-    Each class derives from :class:`autopilot.gate.Gate` and has a unique ``name``; two
+    Each class derives from :class:`autopilot.sdk.gate.Gate` and has a unique ``name``; two
     plugins offering the same name make loading fail with an error naming both.
 
     Returns

@@ -35,8 +35,8 @@ import numpy as np
 from autopilot.cost_calibrator import CostCalibrator
 from autopilot.costs import CostModel, Fill
 from autopilot.errors import InputError
-from autopilot.journal import Journal
-from autopilot.state import StateFile
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 __all__ = ["CycleSummary", "PaperTrader", "Portfolio", "Position", "StaleMark", "TraderSettings"]
 

@@ -31,9 +31,9 @@ from typing import Any
 
 from autopilot.config import DEFAULT_PROMOTION_GRACE_CYCLES, RegistrySettings
 from autopilot.errors import InputError
-from autopilot.journal import Journal
-from autopilot.state import StateFile
-from autopilot.verdicts import Decision
+from autopilot.sdk.verdicts import Decision
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 __all__ = [
     "ABSENT",

@@ -44,9 +44,9 @@ from _timing import ms, summary, timed  # bench/ is the script folder
 
 from autopilot.cost_calibrator import CostCalibrator
 from autopilot.costs import CostModel
-from autopilot.journal import Journal
 from autopilot.paper_trader import PaperTrader, Portfolio, TraderSettings
-from autopilot.state import StateFile
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = ROOT / "build" / "bench_paper_results.json"

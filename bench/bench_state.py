@@ -13,7 +13,7 @@ Figures (medians over several repeats, measured side by side in one run):
   show where a save's time goes;
 * registry cycle: ``StrategyRegistry.update`` with 100 decisions in a state folder whose
   audit journal already holds 10 records, and in one holding 10,000 records (appended
-  through :class:`~autopilot.journal.Journal` beforehand, each the size of a real cycle's
+  through :class:`~autopilot.state.journal.Journal` beforehand, each the size of a real cycle's
   record). The cycle appends one line to the journal and never reads it, so the ratio of the
   two medians should stay about 1.
 
@@ -45,10 +45,10 @@ from typing import Any
 from _timing import ms, summary, timed  # bench/ is the script folder
 
 from autopilot.config import RegistrySettings
-from autopilot.journal import Journal
 from autopilot.registry import StrategyRecord, StrategyRegistry
-from autopilot.state import StateFile
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = ROOT / "build" / "bench_state_results.json"

@@ -3,7 +3,7 @@
 Figures (all medians over several repeats, each timed after one untimed warm-up call):
 
 * floor: ``np.sum`` over the returns matrix, the cost of reading it once from memory;
-* gates: ``GateSet.evaluate_arrays`` on a fresh :class:`~autopilot.batch.CandidateBatch`;
+* gates: ``GateSet.evaluate_arrays`` on a fresh :class:`~autopilot.stats.batch.CandidateBatch`;
 * gates+records: the same followed by ``.decisions()`` (one Verdict record per gate and
   candidate, reasons formatted);
 * empyrical: ``sharpe_ratio`` + ``max_drawdown`` on the same 2-D matrix;
@@ -12,7 +12,7 @@ Figures (all medians over several repeats, each timed after one untimed warm-up 
 
 It also reports scaling in candidates and bars, the peak memory of one evaluation
 (tracemalloc) and the agreement of the batch statistics with empyrical and with the
-reference 1-D functions of :mod:`autopilot.metrics`. Results go to stdout and to
+reference 1-D functions of :mod:`autopilot.stats.metrics`. Results go to stdout and to
 ``build/bench_results.json``. These are figures, never pass/fail tests: the script exits 0
 even when a target is missed.
 
@@ -44,12 +44,12 @@ import numba
 import numpy as np
 import pandas as pd
 
-from autopilot import metrics
-from autopilot._kernels import fused_column_statistics
-from autopilot.batch import CandidateBatch, annualised_sharpe
 from autopilot.config import config_from_dict
-from autopilot.gateset import GateSet, VerdictTable
-from autopilot.verdicts import OUTCOMES
+from autopilot.promotion_gate import GateSet, VerdictTable
+from autopilot.sdk.verdicts import OUTCOMES
+from autopilot.stats import metrics
+from autopilot.stats._kernels import fused_column_statistics
+from autopilot.stats.batch import CandidateBatch, annualised_sharpe
 
 SEED = 20261124
 FULL_SIZE = (10_000, 2_520)
@@ -272,7 +272,7 @@ def import_seconds() -> float | None:
     """Import time of the project in a fresh interpreter (numba import, ufunc cache load)."""
     code = (
         "import time; t = time.perf_counter(); "
-        "import autopilot.gateset, gates.sharpe, gates.max_drawdown, "
+        "import autopilot.promotion_gate, gates.sharpe, gates.max_drawdown, "
         "gates.transition_drawdown, gates.min_history, gates.probabilistic_sharpe; "
         "print(time.perf_counter() - t)"
     )
@@ -565,7 +565,7 @@ def reference_columns(data: BenchData, count: int, rng: np.random.Generator) -> 
 
 
 def agree_with_metrics(data: BenchData, count: int = REFERENCE_COLUMNS) -> dict[str, Any]:
-    """Batch statistics vs the readable 1-D definitions in :mod:`autopilot.metrics`.
+    """Batch statistics vs the readable 1-D definitions in :mod:`autopilot.stats.metrics`.
 
     Sharpe, max drawdown, skewness and kurtosis are compared on each column's live
     segment. The transition drawdown is compared on columns live from bar 0 to the end
@@ -781,7 +781,7 @@ def print_report(r: dict[str, Any]) -> None:
         ("vs empyrical, matrix with NaN (info)", r["agreement"]["empyrical_with_nan"], False),
         ("vs quantstats, sliced columns (info)", r["agreement"]["quantstats"], False),
         (
-            f"vs autopilot.metrics 1-D, {r['agreement']['metrics']['columns']} columns",
+            f"vs autopilot.stats.metrics 1-D, {r['agreement']['metrics']['columns']} columns",
             r["agreement"]["metrics"],
             True,
         ),

@@ -7,11 +7,11 @@ import math
 import numpy as np
 
 from autopilot import hookimpl
-from autopilot.batch import CandidateBatch, per_period_sharpe
-from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
-from autopilot.metrics import deflated_sharpe_ratio
-from autopilot.params import Interval, Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE, format_reason
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
+from autopilot.sdk.params import Interval, Param
+from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE, format_reason
+from autopilot.stats.batch import CandidateBatch, per_period_sharpe
+from autopilot.stats.metrics import deflated_sharpe_ratio
 
 
 class DeflatedSharpeGate(Gate):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from autopilot import hookimpl
-from autopilot.batch import CandidateBatch
-from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
-from autopilot.params import Interval, Param
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
+from autopilot.sdk.params import Interval, Param
+from autopilot.stats.batch import CandidateBatch
 
 
 class MaxDrawdownGate(Gate):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from autopilot import hookimpl
-from autopilot.batch import CandidateBatch
-from autopilot.gate import EvaluationContext, Gate, GateResult
-from autopilot.params import Interval, Param
-from autopilot.verdicts import INSUFFICIENT_CODE, PASS_CODE, format_reason
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult
+from autopilot.sdk.params import Interval, Param
+from autopilot.sdk.verdicts import INSUFFICIENT_CODE, PASS_CODE, format_reason
+from autopilot.stats.batch import CandidateBatch
 
 
 class MinHistoryGate(Gate):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 from autopilot import hookimpl
-from autopilot.batch import CandidateBatch, per_period_sharpe
-from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
-from autopilot.metrics import probabilistic_sharpe_ratio
-from autopilot.params import Interval, Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
+from autopilot.sdk.params import Interval, Param
+from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.stats.batch import CandidateBatch, per_period_sharpe
+from autopilot.stats.metrics import probabilistic_sharpe_ratio
 
 
 class ProbabilisticSharpeGate(Gate):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from autopilot import hookimpl
-from autopilot.batch import CandidateBatch, annualised_sharpe
-from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
-from autopilot.params import Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
+from autopilot.sdk.params import Param
+from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.stats.batch import CandidateBatch, annualised_sharpe
 
 
 class SharpeGate(Gate):

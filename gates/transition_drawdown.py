@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from autopilot import hookimpl
-from autopilot.batch import CandidateBatch
-from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
-from autopilot.params import Interval, Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
+from autopilot.sdk.params import Interval, Param
+from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.stats.batch import CandidateBatch
 
 
 class TransitionDrawdownGate(Gate):

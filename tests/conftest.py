@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autopilot.batch import CandidateBatch
 from autopilot.config import config_from_dict
-from autopilot.gateset import GateSet
+from autopilot.promotion_gate import GateSet
+from autopilot.stats.batch import CandidateBatch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"

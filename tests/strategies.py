@@ -1,7 +1,7 @@
 """Hypothesis strategies shared by the property tests.
 
 Everything here builds plain data (NumPy arrays, configuration dicts, verdict records); the
-tests turn it into :class:`~autopilot.batch.CandidateBatch` objects and gate sets.
+tests turn it into :class:`~autopilot.stats.batch.CandidateBatch` objects and gate sets.
 
 Conventions of the generated returns matrices (T x N, rows are bars):
 
@@ -21,7 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autopilot.verdicts import Mode, Outcome
+from autopilot.sdk.verdicts import Mode, Outcome
 
 __all__ = [
     "GRID_RETURNS",
@@ -294,8 +294,8 @@ _ANY_FLOAT = st.one_of(
 
 
 def verdicts() -> st.SearchStrategy:
-    """Arbitrary :class:`~autopilot.verdicts.Verdict` records (non-finite numbers included)."""
-    from autopilot.verdicts import Verdict
+    """Arbitrary :class:`~autopilot.sdk.verdicts.Verdict` records (non-finite numbers included)."""
+    from autopilot.sdk.verdicts import Verdict
 
     return st.builds(
         Verdict,
@@ -309,8 +309,8 @@ def verdicts() -> st.SearchStrategy:
 
 
 def decisions() -> st.SearchStrategy:
-    """Arbitrary :class:`~autopilot.verdicts.Decision` records."""
-    from autopilot.verdicts import Decision
+    """Arbitrary :class:`~autopilot.sdk.verdicts.Decision` records."""
+    from autopilot.sdk.verdicts import Decision
 
     return st.builds(
         Decision,

@@ -35,7 +35,7 @@ from autopilot.registry import (
     StrategyRegistry,
     apply_cycle,
 )
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 
 # Run as a script: make the repository root importable for the shared test helper.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

@@ -109,7 +109,7 @@ def test_installed_plugin_is_discovered_but_not_enabled(tmp_path, pbo_site):
 def test_a_plugin_not_allowed_is_never_imported(tmp_path, pbo_site):
     env = env_file(tmp_path, [], {"sharpe": {}})
     code = (
-        "import sys; from autopilot.gateset import GateSet; from autopilot.config import load_config;"
+        "import sys; from autopilot.promotion_gate import GateSet; from autopilot.config import load_config;"
         f"g = GateSet(load_config({str(env)!r}));"
         "print(sorted(p.name for p in g.catalog.not_enabled), 'autopilot_pbo' in sys.modules)"
     )

@@ -27,9 +27,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from autopilot.journal import Journal
 from autopilot.registry import StrategyRecord, StrategyRegistry, apply_cycle
-from autopilot.verdicts import Decision
+from autopilot.sdk.verdicts import Decision
+from autopilot.state.journal import Journal
 
 
 def _load_worker():

@@ -15,14 +15,14 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from autopilot import metrics
-from autopilot.batch import CandidateBatch
 from autopilot.cli import main
 from autopilot.config import config_from_dict, load_config
 from autopilot.errors import ConfigError
-from autopilot.gateset import GateSet
-from autopilot.returns_io import read_candidates
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.market.returns_io import read_candidates
+from autopilot.promotion_gate import GateSet
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.stats import metrics
+from autopilot.stats.batch import CandidateBatch
 from tests.strategies import (
     ReturnsCase,
     decisions,

@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from autopilot import metrics
-from autopilot.batch import CandidateBatch, annualised_sharpe, per_period_sharpe
+from autopilot.stats import metrics
+from autopilot.stats.batch import CandidateBatch, annualised_sharpe, per_period_sharpe
 from tests.strategies import live_bounds, returns_cases, returns_matrices, well_conditioned
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=100)

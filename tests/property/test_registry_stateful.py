@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 from autopilot.config import RegistrySettings
 from autopilot.errors import StateError
 from autopilot.registry import ChangeKind, StrategyRegistry
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 
 POOL = tuple(f"s{i:02d}" for i in range(12))
 OUTCOMES = ("pass", "shadow_fail", "fail", "insufficient", "error", "absent")

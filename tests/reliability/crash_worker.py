@@ -35,7 +35,7 @@ def validate(data: dict[str, Any]) -> None:
 
 def make_state(path: str | os.PathLike[str]):
     """The counter state file shared by the worker and the test."""
-    from autopilot.state import StateFile
+    from autopilot.state.state_file import StateFile
 
     return StateFile(
         path, kind="counter", schema_version=1, default=lambda: {"counter": 0}, validate=validate
@@ -43,7 +43,7 @@ def make_state(path: str | os.PathLike[str]):
 
 
 def main(argv: list[str]) -> None:
-    from autopilot.journal import Journal
+    from autopilot.state.journal import Journal
 
     state_path, journal_path, seed = argv
     state = make_state(state_path)

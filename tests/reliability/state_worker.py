@@ -22,8 +22,8 @@ import sys
 import time
 
 from autopilot._atomic_write import atomic_json_write
-from autopilot.journal import Journal
-from autopilot.state import StateFile
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 
 def counter_state(path: str) -> StateFile:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autopilot.errors import StateLockTimeout
-from autopilot.state import StateFile
+from autopilot.state.state_file import StateFile
 
 WORKER = Path(__file__).with_name("state_worker.py")
 PROCESSES = 4

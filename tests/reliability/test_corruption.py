@@ -1,6 +1,6 @@
 """Corrupt, missing and foreign state files, and torn journals (seed T1).
 
-The documented recovery (autopilot/state.py): an unusable file is moved aside as
+The documented recovery (autopilot/state/state_file.py): an unusable file is moved aside as
 ``<name>.corrupt-<UTC timestamp>`` with its bytes intact and the ``.bak`` is loaded
 (data and generation); both unusable is a StateError naming both files; a newer schema
 is a StateError that leaves the file where it is.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from autopilot.errors import StateError
-from autopilot.journal import Journal
-from autopilot.state import StateFile
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 CORRUPT_NAME = re.compile(r"^state\.json\.corrupt-\d{8}T\d{6}\.\d{6}Z$")
 

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autopilot._atomic_write import backup_path
-from autopilot.journal import Journal
+from autopilot.state.journal import Journal
 
 from .crash_worker import checksum, make_state
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from autopilot._atomic_write import atomic_json_write, backup_path
-from autopilot.journal import Journal
-from autopilot.state import StateFile
+from autopilot.state.journal import Journal
+from autopilot.state.state_file import StateFile
 
 WORKER = Path(__file__).with_name("state_worker.py")
 LIMIT = 8192

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from autopilot._atomic_write import atomic_json_write, backup_path
-from autopilot.state import StateFile
+from autopilot.state.state_file import StateFile
 
 CHUNK = 4096  # the instrumented raw writer accepts at most this many bytes per call
 

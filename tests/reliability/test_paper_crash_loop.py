@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from autopilot.cost_calibrator import TradeCost
-from autopilot.journal import Journal
 from autopilot.paper_trader import Portfolio
+from autopilot.state.journal import Journal
 
 from . import paper_worker as worker
 

@@ -12,8 +12,8 @@ import pytest
 
 import autopilot
 from autopilot.errors import GateParameterError
-from autopilot.params import Interval, Param, validate_params
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict, format_reason
+from autopilot.sdk.params import Interval, Param, validate_params
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason
 
 
 def test_all_is_sorted_and_every_name_resolves():
@@ -26,7 +26,7 @@ def test_all_is_sorted_and_every_name_resolves():
 
 def test_state_layer_does_not_import_the_numerical_stack():
     code = (
-        "import sys, autopilot.registry, autopilot.state, autopilot.journal; "
+        "import sys, autopilot.registry, autopilot.state.state_file, autopilot.state.journal; "
         "print(sorted(m for m in ('numba', 'pandas') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

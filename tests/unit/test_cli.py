@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from autopilot import cli
-from autopilot.verdicts import Decision
+from autopilot.sdk.verdicts import Decision
 from tests.conftest import CONFIG_DIR
 
 
@@ -88,7 +88,9 @@ def test_internal_error_exits_1(workdir, capsys, monkeypatch):
     def broken_reader(*args, **kwargs):
         raise RuntimeError("unexpected state")
 
-    monkeypatch.setattr(cli, "read_candidates", broken_reader)
+    import autopilot.market.returns_io
+
+    monkeypatch.setattr(autopilot.market.returns_io, "read_candidates", broken_reader)
     assert cli.main(["gates", "check", "batch.parquet", "--env", "dev"]) == 1
     assert "internal error: RuntimeError: unexpected state" in capsys.readouterr().err
 

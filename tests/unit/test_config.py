@@ -8,7 +8,7 @@ import pytest
 
 from autopilot.config import config_from_dict, dump_config, load_config
 from autopilot.errors import ConfigError, GateParameterError
-from autopilot.gateset import GateSet
+from autopilot.promotion_gate import GateSet
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from autopilot.errors import InputError
-from autopilot.examples import COLUMNS, RULES, example_returns, write_example
-from autopilot.market_data import load_index, load_prices
-from autopilot.regimes import volatility_regimes
+from autopilot.market.bundled import load_index, load_prices
+from autopilot.market.regimes import volatility_regimes
+from autopilot.strategies.examples import COLUMNS, RULES, example_returns, write_example
 
 
 @pytest.fixture(scope="module")

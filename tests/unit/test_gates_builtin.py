@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from autopilot.verdicts import Mode, Outcome
+from autopilot.sdk.verdicts import Mode, Outcome
 from tests.conftest import batch_of, make_gate_set
 from tests.unit.test_metrics import (
     SHARPE_RETURNS,
@@ -173,7 +173,7 @@ def test_psr_gate_benchmark_is_annual(rng):
         {"probabilistic_sharpe": {"params": {"benchmark_sharpe": 1.0, "min_probability": 0.5}}}
     )
     (decision,) = gates.evaluate(batch_of({"a": returns}))
-    from autopilot import metrics
+    from autopilot.stats import metrics
 
     sr = (returns.mean()) / returns.std(ddof=1)
     expected = metrics.probabilistic_sharpe_ratio(
@@ -188,7 +188,7 @@ def test_dsr_gate_reproduces_the_paper_with_fixed_trials(rng):
     returns = rng.normal(0.001, 0.01, (1250, 3))
     gates = make_gate_set({"deflated_sharpe": {"params": {"trials": 100, "sharpe_variance": 0.5}}})
     decisions = gates.evaluate(batch_of({f"c{i}": returns[:, i] for i in range(3)}))
-    from autopilot import metrics
+    from autopilot.stats import metrics
 
     r = returns[:, 0]
     expected = metrics.deflated_sharpe_ratio(
@@ -204,7 +204,7 @@ def test_dsr_uses_batch_size_and_cross_sectional_variance(rng):
     decisions = make_gate_set({"deflated_sharpe": {}}).evaluate(
         batch_of({f"c{i}": returns[:, i] for i in range(5)})
     )
-    from autopilot import metrics
+    from autopilot.stats import metrics
 
     sharpes = returns.mean(axis=0) / returns.std(axis=0, ddof=1)
     variance = np.var(sharpes, ddof=1)

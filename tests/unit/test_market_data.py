@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from autopilot.market_data import load_index, load_prices
+from autopilot.market.bundled import load_index, load_prices
 
 TICKERS = [
     "AAPL",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autopilot import metrics
+from autopilot.stats import metrics
 
 SHARPE_RETURNS = [0.01, -0.02, 0.03, -0.01, 0.02]
 TRANSITION_RETURNS = [0.01, 0.02, -0.05, 0.01, -0.03, 0.02, 0.04, -0.06, 0.01, 0.03, -0.02, 0.01]

@@ -13,7 +13,6 @@ import pytest
 
 from autopilot.costs import CostModel, Fill
 from autopilot.errors import InputError
-from autopilot.journal import Journal
 from autopilot.paper_trader import (
     PaperTrader,
     Portfolio,
@@ -21,6 +20,7 @@ from autopilot.paper_trader import (
     StaleMark,
     TraderSettings,
 )
+from autopilot.state.journal import Journal
 
 D1 = date(2024, 1, 2)
 D2 = date(2024, 1, 3)

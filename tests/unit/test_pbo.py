@@ -21,8 +21,8 @@ from autopilot_pbo import (
 )
 
 from autopilot import CandidateBatch, GateParameterError
-from autopilot.gate import EvaluationContext
-from autopilot.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE
+from autopilot.sdk.gate import EvaluationContext
+from autopilot.sdk.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE
 
 
 def naive_pbo(matrix: np.ndarray, blocks: int) -> tuple[float, np.ndarray]:

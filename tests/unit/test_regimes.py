@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from autopilot.errors import InputError
-from autopilot.market_data import load_index
-from autopilot.regimes import CALM, MISSING, TURBULENT, volatility_regimes
+from autopilot.market.bundled import load_index
+from autopilot.market.regimes import CALM, MISSING, TURBULENT, volatility_regimes
 
 LOOKBACK = 21
 WINDOW = 252

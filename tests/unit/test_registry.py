@@ -16,7 +16,6 @@ import pytest
 from autopilot import cli
 from autopilot.config import RegistrySettings, load_config
 from autopilot.errors import InputError
-from autopilot.journal import Journal
 from autopilot.registry import (
     ABSENT,
     ChangeKind,
@@ -24,7 +23,8 @@ from autopilot.registry import (
     StrategyRegistry,
     apply_cycle,
 )
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.state.journal import Journal
 from tests.conftest import CONFIG_DIR
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autopilot import metrics
-from autopilot.batch import CandidateBatch
-from autopilot.report import _downsample_indices, write_html_report
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.report.html import _downsample_indices, write_html_report
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.stats import metrics
+from autopilot.stats.batch import CandidateBatch
 
 T = 60
 SCRIPT_ID = "<script>alert('x')</script>"

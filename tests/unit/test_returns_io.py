@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from autopilot.errors import InputError
-from autopilot.returns_io import read_candidates
+from autopilot.market.returns_io import read_candidates
 
 DATES = pd.bdate_range("2024-01-01", periods=6)
 

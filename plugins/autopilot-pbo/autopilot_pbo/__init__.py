@@ -24,7 +24,7 @@ from autopilot import (
     format_reason,
     hookimpl,
 )
-from autopilot.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE
+from autopilot.sdk.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE
 from autopilot_pbo.cscv import PboResult, probability_of_backtest_overfitting, split_count
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Performance metrics on one return series: the readable definitions.
 
-These functions are the specification the fused batch kernel (:mod:`autopilot._kernels`)
+These functions are the specification the fused batch kernel (:mod:`autopilot.stats._kernels`)
 is tested against. They accept a 1-D ndarray or a pandas Series of simple per-bar
 returns. Conventions (see DESIGN.md): drawdowns are positive fractions, equity starts at
 1.0 before the first return, Sharpe ratios use the sample standard deviation (ddof=1),
@@ -15,7 +15,7 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 
-from autopilot._kernels import normal_cdf
+from autopilot.stats._kernels import normal_cdf
 
 __all__ = [
     "EULER_MASCHERONI",

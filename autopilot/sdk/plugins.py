@@ -20,7 +20,7 @@ import pluggy
 
 from autopilot import hookspecs
 from autopilot.errors import DuplicateGateError, PluginLoadError
-from autopilot.gate import Gate
+from autopilot.sdk.gate import Gate
 
 __all__ = ["GateCatalog", "GateInfo", "InstalledPlugin", "installed_plugins", "load_gate_catalog"]
 

@@ -18,7 +18,7 @@ Rule
 
 Bars before ``v_t`` and ``m_t`` are both defined (the first ``lookback + threshold_window - 1``
 bars), and bars whose windows contain a missing price, get ``-1`` (the ``MISSING_REGIME``
-code of :class:`autopilot.batch.CandidateBatch`). A ``-1`` bar does not reset the hysteresis
+code of :class:`autopilot.stats.batch.CandidateBatch`). A ``-1`` bar does not reset the hysteresis
 state: the next labelled bar continues from the last known label.
 """
 

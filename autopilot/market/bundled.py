@@ -1,7 +1,7 @@
 """Embedded daily market data: 20 S&P 500 stocks and the S&P 500 index, 1990-01-02..2022-12-28.
 
 Source: the ``sp500_dataset`` and ``sp500_index`` files of ``skfolio.datasets``
-(BSD-3-Clause licence), shipped unchanged in ``autopilot/data/``. Stock prices are daily
+(BSD-3-Clause licence), shipped unchanged in ``autopilot/market/data/``. Stock prices are daily
 closes adjusted for splits and dividends; the index is the daily close of the S&P 500.
 Both files share the same 8,313 trading dates.
 
@@ -30,7 +30,7 @@ _INDEX_FILE = "sp500_index.csv.gz"
 @cache
 def _read(name: str) -> pd.DataFrame:
     """Read one packaged CSV once; callers receive copies so the cache stays pristine."""
-    resource = resources.files("autopilot").joinpath("data", name)
+    resource = resources.files("autopilot.market").joinpath("data", name)
     with resources.as_file(resource) as path:
         frame = pd.read_csv(path, compression="gzip", parse_dates=["Date"], index_col="Date")
     frame.index.name = "date"

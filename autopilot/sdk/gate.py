@@ -1,7 +1,7 @@
 """The gate contract: a named, parameter-validated, vectorised check over a candidate batch.
 
 A gate never reads files, clocks or globals: everything it sees arrives in the
-:class:`~autopilot.batch.CandidateBatch` and the :class:`EvaluationContext`.
+:class:`~autopilot.stats.batch.CandidateBatch` and the :class:`EvaluationContext`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from autopilot.batch import CandidateBatch
-from autopilot.params import Param, validate_params
-from autopilot.verdicts import ERROR_CODE, FAIL_CODE, PASS_CODE, format_reason
+from autopilot.sdk.params import Param, validate_params
+from autopilot.sdk.verdicts import ERROR_CODE, FAIL_CODE, PASS_CODE, format_reason
+from autopilot.stats.batch import CandidateBatch
 
 __all__ = ["EvaluationContext", "Gate", "GateResult", "threshold_result"]
 
@@ -52,7 +52,7 @@ class GateResult:
     Attributes
     ----------
     outcomes : ndarray of int8, shape (N,)
-        Codes into :data:`autopilot.verdicts.OUTCOMES` (PASS=0, FAIL=1, INSUFFICIENT_DATA=2,
+        Codes into :data:`autopilot.sdk.verdicts.OUTCOMES` (PASS=0, FAIL=1, INSUFFICIENT_DATA=2,
         ERROR=3).
     values : ndarray of float64, shape (N,)
         The measured value; NaN where there is none.
@@ -77,7 +77,7 @@ class Gate(abc.ABC):
     """Base class of every gate.
 
     Subclasses set ``name`` (unique across plugins), ``description``, ``parameters`` (a
-    mapping of :class:`~autopilot.params.Param`), ``threshold_parameter`` (the parameter
+    mapping of :class:`~autopilot.sdk.params.Param`), ``threshold_parameter`` (the parameter
     shown as the verdict's threshold), and implement :meth:`evaluate`.
 
     Class attributes

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autopilot import metrics
 from autopilot._atomic_write import atomic_write_bytes
-from autopilot.batch import MISSING_REGIME, CandidateBatch
-from autopilot.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.stats import metrics
+from autopilot.stats.batch import MISSING_REGIME, CandidateBatch
 
 __all__ = ["write_html_report"]
 

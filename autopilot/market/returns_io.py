@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autopilot.batch import MISSING_REGIME, CandidateBatch
 from autopilot.errors import InputError
+from autopilot.stats.batch import MISSING_REGIME, CandidateBatch
 
 __all__ = ["read_candidates", "read_regimes", "read_security_table", "read_table"]
 

@@ -22,13 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from autopilot.batch import CandidateBatch
 from autopilot.config import EnvironmentConfig, GateSpec, load_config, rules_hash
 from autopilot.errors import ConfigError, GateParameterError, PluginLoadError
-from autopilot.gate import EvaluationContext, Gate, GateResult
-from autopilot.metrics import per_period_rate
-from autopilot.plugins import GateCatalog, GateInfo, load_gate_catalog
-from autopilot.verdicts import (
+from autopilot.sdk.gate import EvaluationContext, Gate, GateResult
+from autopilot.sdk.plugins import GateCatalog, GateInfo, load_gate_catalog
+from autopilot.sdk.verdicts import (
     ERROR_CODE,
     INSUFFICIENT_CODE,
     OUTCOMES,
@@ -38,6 +36,8 @@ from autopilot.verdicts import (
     Verdict,
     format_reason,
 )
+from autopilot.stats.batch import CandidateBatch
+from autopilot.stats.metrics import per_period_rate
 
 __all__ = ["ConfiguredGate", "GateColumn", "GateSet", "VerdictTable"]
 
@@ -76,7 +76,7 @@ class GateColumn:
 class VerdictTable:
     """Every gate's verdict on every candidate of a batch, kept as arrays.
 
-    :meth:`decisions` turns it into :class:`~autopilot.verdicts.Decision` records; reasons
+    :meth:`decisions` turns it into :class:`~autopilot.sdk.verdicts.Decision` records; reasons
     are formatted only then.
     """
 

@@ -6,23 +6,28 @@ import argparse
 from datetime import date
 from pathlib import Path
 
+from autopilot.cli._common import EXIT_OK, state_parent, verbose_parent
 from autopilot.errors import InputError
-from autopilot.paper_trader import PaperTrader
-from autopilot.returns_io import read_security_table
 
-__all__ = ["add_paper_commands", "paper_rebalance", "paper_status"]
+__all__ = ["add_commands"]
 
 
-def add_paper_commands(commands: argparse._SubParsersAction) -> None:
-    """Add ``paper status`` and ``paper rebalance`` to the command parser."""
-    paper = commands.add_parser("paper", help="the paper-trading book")
-    paper.add_argument(
-        "--state-dir", type=Path, default=Path("state"), help="state folder (default: state)"
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``paper status`` and ``paper rebalance``."""
+    verbose = verbose_parent(top_level=False)
+    state = state_parent(group=False)
+    paper = commands.add_parser(
+        "paper", parents=[verbose, state_parent(group=True)], help="the paper-trading book"
     )
     paper_commands = paper.add_subparsers(dest="paper_command", required=True)
-    paper_commands.add_parser("status", help="positions, marks, cash, equity and costs")
+    status = paper_commands.add_parser(
+        "status", parents=[verbose, state], help="positions, marks, cash, equity and costs"
+    )
+    status.set_defaults(handler=paper_status)
     rebalance = paper_commands.add_parser(
-        "rebalance", help="one paper cycle: mark, trade toward target weights, book the fills"
+        "rebalance",
+        parents=[verbose, state],
+        help="one paper cycle: mark, trade toward target weights, book the fills",
     )
     rebalance.add_argument(
         "--prices",
@@ -37,9 +42,14 @@ def add_paper_commands(commands: argparse._SubParsersAction) -> None:
     rebalance.add_argument(
         "--initial-cash", type=float, default=1_000_000.0, help="cash of a new book"
     )
+    rebalance.set_defaults(handler=paper_rebalance)
 
 
 def paper_rebalance(args: argparse.Namespace) -> int:
+    """Run one paper cycle from a prices file and a targets file."""
+    from autopilot.market.returns_io import read_security_table
+    from autopilot.paper_trader import PaperTrader
+
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
@@ -66,10 +76,13 @@ def paper_rebalance(args: argparse.Namespace) -> int:
         f"\ncycle {summary.cycle}: {len(summary.fills)} fills, equity {summary.equity:,.2f}, "
         f"cash {summary.cash:,.2f}, {len(summary.stale)} stale marks"
     )
-    return 0
+    return EXIT_OK
 
 
 def paper_status(args: argparse.Namespace) -> int:
+    """Print positions, marks, cash, equity and the cost summary."""
+    from autopilot.paper_trader import PaperTrader
+
     book, as_of, calibrator = PaperTrader(args.state_dir).snapshot()
     weights = book.current_weights()
     print(f"book as of {as_of or 'never traded'} ({args.state_dir})")
@@ -103,4 +116,4 @@ def paper_status(args: argparse.Namespace) -> int:
         f"{surprise.median_bps:+.2f} median, {surprise.price_improvements} price improvements, "
         f"model multiplier {calibrator.multiplier:.3f}"
     )
-    return 0
+    return EXIT_OK

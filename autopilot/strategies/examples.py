@@ -1,4 +1,4 @@
-"""Example candidate returns built from the embedded S&P 500 data (:mod:`autopilot.market_data`).
+"""Example candidate returns built from the embedded S&P 500 data (:mod:`autopilot.market.bundled`).
 
 Four simple long/flat rules per ticker, each strategy id ``"<TICKER>:<rule>"``:
 
@@ -22,7 +22,7 @@ Every rule sees only prices from ``start`` on, so a candidate goes live once its
 lookback is filled (buy-and-hold after one bar, the 200-bar crossover after 200, momentum
 after 253): track records start at different dates, as in real research. Bars before that
 are simply absent from the long-format frame. Regime labels come from
-:func:`autopilot.regimes.volatility_regimes` on the full index history (causal, so earlier
+:func:`autopilot.market.regimes.volatility_regimes` on the full index history (causal, so earlier
 index data only warm it up).
 """
 
@@ -39,8 +39,8 @@ import pandas as pd
 
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.errors import InputError
-from autopilot.market_data import load_index, load_prices
-from autopilot.regimes import MISSING, volatility_regimes
+from autopilot.market.bundled import load_index, load_prices
+from autopilot.market.regimes import MISSING, volatility_regimes
 
 __all__ = ["COLUMNS", "RULES", "example_returns", "write_example"]
 
@@ -106,10 +106,10 @@ def example_returns(
     ----------
     prices : pandas.DataFrame, optional
         Positive prices, one column per ticker, on a sorted ``DatetimeIndex``; defaults to
-        :func:`autopilot.market_data.load_prices`.
+        :func:`autopilot.market.bundled.load_prices`.
     index : pandas.Series, optional
         Market index levels used for the regime labels; defaults to
-        :func:`autopilot.market_data.load_index`. Its full history is used (warm-up only).
+        :func:`autopilot.market.bundled.load_index`. Its full history is used (warm-up only).
     start : str or pandas.Timestamp
         First price date the rules may use; earlier prices are ignored by the rules.
     cost_bps : float

@@ -18,9 +18,9 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from autopilot import metrics
-from autopilot._kernels import fused_column_statistics, transition_drawdown_columns
 from autopilot.errors import InputError
+from autopilot.stats import metrics
+from autopilot.stats._kernels import fused_column_statistics, transition_drawdown_columns
 
 __all__ = ["BatchStatistics", "CandidateBatch", "TransitionStatistics"]
 

@@ -1,0 +1,70 @@
+"""What every command group shares: exit codes, parent parsers and output-path checks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from autopilot.errors import InputError
+
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_TEMPFAIL",
+    "EXIT_USAGE",
+    "check_writable",
+    "environment_parent",
+    "returns_parent",
+    "state_parent",
+    "verbose_parent",
+]
+
+# 75 is sysexits' EX_TEMPFAIL: a scheduler retries later; 130 is the shell's code for SIGINT.
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_TEMPFAIL, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+
+
+def verbose_parent(*, top_level: bool) -> argparse.ArgumentParser:
+    """``-v`` accepted before and after the subcommand (only the top level sets a default)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top_level else argparse.SUPPRESS,
+        help="log debug details (tracebacks of internal errors included)",
+    )
+    return parent
+
+
+def state_parent(*, group: bool) -> argparse.ArgumentParser:
+    """``--state-dir`` on the command group and again on each of its subcommands."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("state") if group else argparse.SUPPRESS,
+        help="state folder (default: state)",
+    )
+    return parent
+
+
+def environment_parent() -> argparse.ArgumentParser:
+    """``--env``, required by every command that applies a gate set."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--env", required=True, help="environment name or YAML path")
+    return parent
+
+
+def returns_parent() -> argparse.ArgumentParser:
+    """The candidate returns file and its optional regime labels."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("file", type=Path, help="Parquet or CSV returns, long or wide layout")
+    parent.add_argument("--regimes", type=Path, help="Parquet or CSV with date, regime columns")
+    return parent
+
+
+def check_writable(path: Path | None) -> None:
+    """Refuse an output path whose folder is missing before any work is done."""
+    if path is not None and not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist; create it first")

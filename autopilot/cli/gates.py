@@ -1,0 +1,166 @@
+"""``autopilot gates list`` and ``autopilot gates check``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autopilot.cli._common import (
+    EXIT_OK,
+    check_writable,
+    environment_parent,
+    returns_parent,
+    verbose_parent,
+)
+
+if TYPE_CHECKING:
+    from autopilot.promotion_gate import GateSet, VerdictTable
+    from autopilot.sdk.plugins import GateCatalog
+
+__all__ = ["add_commands"]
+
+_PROGRESS_MIN_CANDIDATES = 2000
+_SHORT_OUTCOME = {"PASS": "pass", "FAIL": "FAIL", "INSUFFICIENT_DATA": "n/a", "ERROR": "ERROR"}
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Add ``gates list`` and ``gates check``."""
+    verbose = verbose_parent(top_level=False)
+    gates = commands.add_parser(
+        "gates", parents=[verbose], help="list gates or check a batch of candidates"
+    )
+    gate_commands = gates.add_subparsers(dest="gates_command", required=True)
+    listing = gate_commands.add_parser(
+        "list", parents=[verbose], help="every gate, its plugin, parameters, status"
+    )
+    listing.add_argument("--env", help="environment whose gate set and plugin allow-list to use")
+    listing.set_defaults(handler=gates_list)
+    check = gate_commands.add_parser(
+        "check",
+        parents=[verbose, returns_parent(), environment_parent()],
+        help="evaluate a returns file against a gate set",
+    )
+    check.add_argument("--format", choices=("table", "json"), default="table")
+    check.add_argument("--report", type=Path, help="write a self-contained HTML report here")
+    check.set_defaults(handler=gates_check)
+
+
+def gates_list(args: argparse.Namespace) -> int:
+    """Print every registered gate with its plugin, parameters and status."""
+    from autopilot.config import load_config
+    from autopilot.promotion_gate import GateSet
+    from autopilot.sdk.plugins import load_gate_catalog
+
+    enabled: dict[str, str] = {}
+    if args.env:
+        gate_set = GateSet(load_config(args.env, args.config_dir))
+        catalog = gate_set.catalog
+        enabled = {g.name: g.mode.value for g in gate_set.gates}
+    else:
+        catalog = load_gate_catalog(())
+    print(_format_catalog(catalog, enabled, args.env))
+    return EXIT_OK
+
+
+def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> str:
+    lines = []
+    for name, info in catalog.gates.items():
+        plugin = f"{info.plugin.name} ({info.plugin.distribution} {info.plugin.version})"
+        status = f"enabled, {enabled[name]}" if name in enabled else "not enabled"
+        if env is None:
+            status = "available"
+        lines.append(f"{name}  [{status}]  plugin {plugin}")
+        if info.cls.description:
+            lines.append(f"    {info.cls.description}")
+        for key, param in info.cls.parameters.items():
+            doc = f"  - {param.doc}" if param.doc else ""
+            lines.append(f"    {key}: {param.describe()}{doc}")
+    for plugin in catalog.not_enabled:
+        lines.append(
+            f"{plugin.name}  [installed, not enabled]  plugin {plugin.name} "
+            f"({plugin.distribution} {plugin.version}); add `{plugin.name}` to `plugins:` "
+            f"to load it"
+        )
+    return "\n".join(lines)
+
+
+def gates_check(args: argparse.Namespace) -> int:
+    """Evaluate a returns file and print (or write) the verdicts."""
+    from tqdm import tqdm
+
+    from autopilot.config import load_config
+    from autopilot.market.returns_io import read_candidates
+    from autopilot.promotion_gate import GateSet
+
+    check_writable(args.report)
+    config = load_config(args.env, args.config_dir)
+    gate_set = GateSet(config)
+    batch = read_candidates(args.file, args.regimes)
+    with tqdm(
+        total=len(gate_set.gates) + 1,
+        desc="evaluating",
+        unit="step",
+        file=sys.stderr,
+        disable=batch.n_candidates < _PROGRESS_MIN_CANDIDATES or None,
+        leave=False,
+    ) as bar:
+        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: bar.update(1))
+    decisions = table.decisions()
+    if args.report:
+        from autopilot.report.html import write_html_report
+
+        write_html_report(
+            args.report,
+            decisions,
+            batch,
+            environment=config.environment,
+            config_hash=gate_set.config_hash,
+            transition_window=_transition_window(gate_set),
+        )
+    if args.format == "json":
+        payload = {
+            "environment": config.environment,
+            "config_hash": gate_set.config_hash,
+            "decisions": [d.to_dict() for d in decisions],
+        }
+        json.dump(payload, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(_format_table(table))
+        promotable = int(table.promotable.sum())
+        print(
+            f"\n{len(decisions)} candidates, {promotable} promotable "
+            f"(environment {config.environment}, config {gate_set.config_hash})"
+        )
+        if args.report:
+            print(f"report: {args.report}")
+    return EXIT_OK
+
+
+def _transition_window(gate_set: GateSet) -> int:
+    windows = [w for g in gate_set.gates for w in g.gate.transition_windows()]
+    return windows[0] if windows else 3
+
+
+def _format_table(table: VerdictTable) -> str:
+    from autopilot.sdk.verdicts import OUTCOMES
+
+    headers = ["strategy", "promote", *(c.gate for c in table.columns)]
+    rows = []
+    for i, sid in enumerate(table.strategy_ids):
+        cells = [sid, "yes" if table.promotable[i] else "no"]
+        for column in table.columns:
+            outcome = _SHORT_OUTCOME[OUTCOMES[column.outcomes[i]].value]
+            value = column.values[i]
+            text = outcome if value != value else f"{outcome} {value:.4g}"
+            cells.append(text + ("*" if column.mode.value == "shadow" else ""))
+        rows.append(cells)
+    widths = [max(len(r[k]) for r in [headers, *rows]) for k in range(len(headers))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    if any(c.mode.value == "shadow" for c in table.columns):
+        lines.append("* shadow mode: reported, never blocks promotion")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Market data: the bundled S&P 500 panel, regime labels and the returns-file reader."""

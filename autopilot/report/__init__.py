@@ -1,0 +1,1 @@
+"""Reports a person reads: the self-contained HTML verdict report."""

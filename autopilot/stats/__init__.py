@@ -1,0 +1,1 @@
+"""Statistics: the fused single-pass kernel, candidate batches and metric definitions."""

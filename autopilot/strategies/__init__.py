@@ -1,0 +1,1 @@
+"""Candidate strategies: the example rules built on the bundled market data."""
