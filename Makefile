@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/autopilot example build/example_batch.parquet
 	$(BIN)/autopilot gates check build/example_batch.parquet --env dev --report build/report.html
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
@@ -32,9 +32,12 @@ stress: $(STAMP)
 		$(BIN)/python -m pytest -q -s tests/reliability/test_crash_loop.py \
 		tests/integration/test_registry_processes.py tests/reliability/test_paper_crash_loop.py
 
+# ruff (lint and format), the import-layer contracts, the type checker.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

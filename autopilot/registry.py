@@ -173,8 +173,8 @@ def apply_cycle(
     changes: list[Change] = []
     for sid in sorted(records):
         record = records[sid]
-        decision = by_id.get(sid)
-        if decision is not None and decision.promotable:
+        found = by_id.get(sid)
+        if found is not None and found.promotable:
             active[sid] = replace(
                 record,
                 consecutive_failures=0,
@@ -184,7 +184,7 @@ def apply_cycle(
             )
             changes.append(Change(sid, ChangeKind.KEPT, 0))
             continue
-        reasons = reason_codes(decision) if decision is not None else (ABSENT,)
+        reasons = reason_codes(found) if found is not None else (ABSENT,)
         failures = record.consecutive_failures + 1
         if failures >= grace_cycles:
             logger.warning(

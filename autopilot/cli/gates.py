@@ -17,6 +17,8 @@ from autopilot.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from autopilot.promotion_gate import GateSet, VerdictTable
     from autopilot.sdk.plugins import GateCatalog
 
@@ -68,11 +70,11 @@ def gates_list(args: argparse.Namespace) -> int:
 def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> str:
     lines = []
     for name, info in catalog.gates.items():
-        plugin = f"{info.plugin.name} ({info.plugin.distribution} {info.plugin.version})"
+        origin = f"{info.plugin.name} ({info.plugin.distribution} {info.plugin.version})"
         status = f"enabled, {enabled[name]}" if name in enabled else "not enabled"
         if env is None:
             status = "available"
-        lines.append(f"{name}  [{status}]  plugin {plugin}")
+        lines.append(f"{name}  [{status}]  plugin {origin}")
         if info.cls.description:
             lines.append(f"    {info.cls.description}")
         for key, param in info.cls.parameters.items():
@@ -107,7 +109,7 @@ def gates_check(args: argparse.Namespace) -> int:
         disable=batch.n_candidates < _PROGRESS_MIN_CANDIDATES or None,
         leave=False,
     ) as bar:
-        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: bar.update(1))
+        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: _advance(bar))
     decisions = table.decisions()
     if args.report:
         from autopilot.report.html import write_html_report
@@ -138,6 +140,10 @@ def gates_check(args: argparse.Namespace) -> int:
         if args.report:
             print(f"report: {args.report}")
     return EXIT_OK
+
+
+def _advance(bar: tqdm) -> None:
+    bar.update(1)
 
 
 def _transition_window(gate_set: GateSet) -> int:

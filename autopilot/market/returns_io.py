@@ -12,6 +12,7 @@ the gate set reports as ``GAP_IN_RETURNS``; nothing is filled in silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,7 @@ def _parse_dates(path: Path, values: pd.Series) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(parsed)
 
 
-def _parse_returns(path: Path, values: pd.Series, where) -> np.ndarray:
+def _parse_returns(path: Path, values: pd.Series, where: Callable[[int], str]) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna()
     if bad.any():
@@ -136,8 +137,8 @@ def _from_long(path: Path, frame: pd.DataFrame) -> CandidateBatch:
         )
     all_dates = pd.DatetimeIndex(np.unique(dates.to_numpy()))
     strategies = pd.Index(pd.unique(ids.to_numpy()))
-    rows = all_dates.get_indexer(dates)
-    cols = strategies.get_indexer(ids)
+    rows = all_dates.get_indexer(pd.Index(dates))
+    cols = strategies.get_indexer(pd.Index(ids))
     matrix = np.full((len(all_dates), len(strategies)), np.nan)
     matrix[rows, cols] = returns
     labels = names = None
@@ -171,10 +172,11 @@ def _from_wide(path: Path, frame: pd.DataFrame) -> CandidateBatch:
     strategies = [c for c in frame.columns if c not in ("date", "regime")]
     if not strategies:
         raise InputError(f"{path}: no strategy columns besides 'date'")
-    columns = [
-        _parse_returns(path, frame[s], lambda r, s=s: f"column {s!r}, row {order[r] + 2}")
-        for s in strategies
-    ]
+
+    def where(name: object) -> Callable[[int], str]:
+        return lambda row: f"column {name!r}, row {order[row] + 2}"
+
+    columns = [_parse_returns(path, frame[s], where(s)) for s in strategies]
     matrix = np.column_stack(columns)
     labels = names = None
     if "regime" in frame.columns:

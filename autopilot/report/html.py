@@ -494,7 +494,7 @@ def _chart(
 
     keep = _downsample_indices(values)
     xs = _LEFT + plot_w * (keep / n if n else np.full(keep.size, 0.5))
-    ys = py(values[keep])
+    ys = np.asarray(py(values[keep]))
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
     if kind == "drawdown":
         y0 = float(py(0.0))

@@ -39,7 +39,7 @@ __all__ = ["StateFile"]
 
 logger = logging.getLogger(__name__)
 
-Validator = Callable[[dict[str, Any]], None]
+Validator = Callable[[dict[str, Any]], object]  # the return value is ignored
 
 
 class _Unusable(Exception):

@@ -86,7 +86,7 @@ class CandidateBatch:
         self,
         returns: np.ndarray,
         strategy_ids: Sequence[str],
-        dates: Sequence[object] | None = None,
+        dates: pd.DatetimeIndex | Sequence[object] | None = None,
         regimes: np.ndarray | None = None,
         regime_names: Sequence[str] | None = None,
     ) -> None:
@@ -106,10 +106,11 @@ class CandidateBatch:
         duplicated = pd.Index(ids)[pd.Index(ids).duplicated()].unique().tolist()
         if duplicated:
             raise InputError(f"duplicate strategy ids: {', '.join(map(str, duplicated[:5]))}")
+        index = None
         if dates is not None:
-            dates = pd.DatetimeIndex(dates)
-            if len(dates) != matrix.shape[0]:
-                raise InputError(f"{len(dates)} dates for {matrix.shape[0]} rows of returns")
+            index = pd.DatetimeIndex(dates)  # type: ignore[arg-type]  # any date-likes
+            if len(index) != matrix.shape[0]:
+                raise InputError(f"{len(index)} dates for {matrix.shape[0]} rows of returns")
         if regimes is not None:
             regimes = np.asarray(regimes)
             if regimes.shape not in ((matrix.shape[0],), matrix.shape):
@@ -120,7 +121,7 @@ class CandidateBatch:
             regimes = regimes.astype(np.int64, copy=False)
         self.returns = matrix
         self.strategy_ids = ids
-        self.dates = dates
+        self.dates: pd.DatetimeIndex | None = index
         self.regimes = regimes
         self.regime_names = tuple(regime_names) if regime_names is not None else None
         self._statistics: BatchStatistics | None = None
@@ -182,6 +183,7 @@ class CandidateBatch:
         """The per-candidate statistics, computed once per batch."""
         if self._statistics is None:
             self._compute([])
+        assert self._statistics is not None
         return self._statistics
 
     def transition(self, window: int) -> TransitionStatistics:
@@ -203,10 +205,11 @@ class CandidateBatch:
     def _compute(self, windows: list[int]) -> None:
         changes = self._shared_changes
         fused_windows = windows if changes is not None else []
+        flagged = np.flatnonzero(changes) if changes is not None else np.empty(0, np.int64)
         reset = np.zeros((len(fused_windows), self.n_bars), dtype=np.bool_)
         member = np.zeros_like(reset)
         for w, k in enumerate(fused_windows):
-            for start, end in metrics.merge_windows(np.flatnonzero(changes), k, self.n_bars):
+            for start, end in metrics.merge_windows(flagged, k, self.n_bars):
                 reset[w, start] = True
                 member[w, start : end + 1] = True
         *columns, w_min_ratio = fused_column_statistics(self.returns, reset, member)
@@ -223,11 +226,12 @@ class CandidateBatch:
         self, stats: BatchStatistics, k: int, fused_drawdown: np.ndarray
     ) -> TransitionStatistics:
         """Finish the fused figures: count changes in each track record, fix cut windows."""
-        changes = self._shared_changes
+        changes, labels = self._shared_changes, self.regimes
+        assert changes is not None and labels is not None  # only called for shared labels
         first, last = stats.first_live, stats.last_live
         live = first >= 0
-        cum_change = np.concatenate(([0], np.cumsum(changes)))
-        cum_missing = np.concatenate(([0], np.cumsum(self.regimes < 0)))
+        cum_change = np.concatenate((np.zeros(1, np.int64), np.cumsum(changes)))
+        cum_missing = np.concatenate((np.zeros(1, np.int64), np.cumsum(labels < 0)))
 
         def count(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
             """Occurrences in rows lo..hi inclusive (clipped; empty when hi < lo)."""
@@ -265,9 +269,8 @@ class CandidateBatch:
         return TransitionStatistics(k, drawdown, n_changes, missing)
 
 
-def _finish_statistics(
-    count, first, last, bad, total, s1, s2, s3, s4, lo, hi, min_ratio
-) -> BatchStatistics:
+def _finish_statistics(*columns: np.ndarray) -> BatchStatistics:
+    count, first, last, bad, total, s1, s2, s3, s4, lo, hi, min_ratio = columns
     n = count.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # Moments of d = r - r_first; the central moments of r are those of d.

@@ -33,6 +33,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -140,7 +141,8 @@ def example_returns(
     wide = pd.concat(
         {rule: _rule_returns(window, asset_returns, rule, cost) for rule in RULES}, axis=1
     )
-    wide.columns = [f"{ticker}:{rule}" for rule, ticker in wide.columns]
+    pairs = cast("list[tuple[str, str]]", wide.columns.to_list())  # (rule, ticker) levels
+    wide.columns = pd.Index([f"{ticker}:{rule}" for rule, ticker in pairs])
     wide.index.name = "date"
     long = wide.melt(ignore_index=False, var_name="strategy_id", value_name="return")
     long = long.dropna(subset=["return"]).reset_index()
@@ -202,8 +204,7 @@ def write_example(path: str | os.PathLike[str], frame: pd.DataFrame | None = Non
     frame = example_returns() if frame is None else frame
     buffer = io.BytesIO()
     if fmt == "csv":
-        compression = "gzip" if name.endswith(".gz") else None
-        frame.to_csv(buffer, index=False, compression=compression)
+        frame.to_csv(buffer, index=False, compression="gzip" if name.endswith(".gz") else None)
     else:
         frame.to_parquet(buffer, index=False)
     target.parent.mkdir(parents=True, exist_ok=True)
