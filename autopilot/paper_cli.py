@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from autopilot.errors import InputError
-from autopilot.paper_trader import PaperTrader
+from autopilot.paper_trader import INPUT_CONSTRAINTS, PaperTrader
 from autopilot.returns_io import read_security_table
 
 __all__ = ["add_paper_commands", "paper_rebalance", "paper_status"]
@@ -44,8 +44,10 @@ def paper_rebalance(args: argparse.Namespace) -> int:
         day = date.fromisoformat(args.date)
     except ValueError:
         raise InputError(f"--date: {args.date!r} is not a date like 2024-01-31") from None
-    prices = read_security_table(args.prices, ("price",), ("volume", "volatility"))
-    targets = read_security_table(args.targets, ("weight",))["weight"]
+    prices = read_security_table(
+        args.prices, ("price",), ("volume", "volatility"), INPUT_CONSTRAINTS
+    )
+    targets = read_security_table(args.targets, ("weight",), (), INPUT_CONSTRAINTS)["weight"]
     trader = PaperTrader(args.state_dir, initial_cash=args.initial_cash)
     summary = trader.run_cycle(
         day,
