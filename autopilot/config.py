@@ -6,6 +6,18 @@ are replaced. Files are read with ``yaml.safe_load`` semantics plus a duplicate-
 every unknown key, wrong type or bad value raises :class:`~autopilot.errors.ConfigError`
 naming the file, the key path and the fix.
 
+A configuration cannot weaken silently:
+
+* an empty (null) entry where a mapping or a list is expected (``sharpe:`` with nothing
+  under it, ``params:``, ``gates:``, ``registry:``, ``plugins:``) is an error, since in an
+  extending file it would replace the base's settings by the defaults. An empty mapping
+  (``sharpe: {}``) is allowed and adds nothing: it keeps what the base sets, and where
+  nothing is set the gate's defaults apply. Only scalars whose null has a stated meaning
+  (``max_active: null``, ``rank_by: null``) may be null;
+* ``registry.rank_by`` must name an enabled gate of the resolved configuration;
+* the file that set each key is kept (:attr:`EnvironmentConfig.origins`), so a bad gate
+  parameter is reported in the file that holds it, not in the last file naming the gate.
+
 Schema::
 
     extends: base.yaml          # optional, relative to this file
@@ -32,11 +44,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from autopilot.errors import ConfigError
+from autopilot.sdk.params import ConstrainedSettings, Interval, Param
 from autopilot.sdk.verdicts import Mode
 
 __all__ = [
@@ -67,7 +80,11 @@ _REGISTRY_KEYS = {"promotion_grace_cycles", "max_active", "rank_by"}
 
 @dataclass(frozen=True)
 class GateSpec:
-    """One configured gate: its name, mode and raw parameters (validated by the gate class)."""
+    """One configured gate: its name, mode and raw parameters (validated by the gate class).
+
+    ``source`` is the last file that mentions the gate; the file of each parameter is in
+    :attr:`EnvironmentConfig.origins`.
+    """
 
     name: str
     mode: Mode
@@ -76,8 +93,22 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
-class RegistrySettings:
-    """Settings of the promotion registry."""
+class RegistrySettings(ConstrainedSettings):
+    """Settings of the promotion registry, checked against ``constraints`` when built.
+
+    Raises
+    ------
+    ConfigError
+        E.g. ``The 'max_active' setting of 'RegistrySettings' must be in [1, inf), was 0.``
+    """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            "promotion_grace_cycles": Param(int, interval=Interval(1, None)),
+            "max_active": Param(int, default=None, interval=Interval(1, None)),
+            "rank_by": Param(str, default=None),
+        }
+    )
 
     promotion_grace_cycles: int = DEFAULT_PROMOTION_GRACE_CYCLES
     max_active: int | None = None
@@ -86,7 +117,21 @@ class RegistrySettings:
 
 @dataclass(frozen=True)
 class EnvironmentConfig:
-    """The resolved configuration of one environment."""
+    """The resolved configuration of one environment.
+
+    Attributes
+    ----------
+    sources : tuple of str
+        The files read, the environment's own file first.
+    origins : mapping of key path to file
+        The file that set each key path (``("gates", "sharpe", "params", "min")``), after
+        the merge; empty for a configuration built in code.
+
+    Raises
+    ------
+    ConfigError
+        ``registry.rank_by`` names no enabled gate of ``gates``.
+    """
 
     environment: str
     periods_per_year: int
@@ -95,6 +140,34 @@ class EnvironmentConfig:
     gates: tuple[GateSpec, ...] = ()
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     sources: tuple[str, ...] = ()
+    origins: Mapping[tuple[str, ...], str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        # Checked here, once, so every command and every library user sees it at load time.
+        rank_by = self.registry.rank_by
+        names = [g.name for g in self.gates]
+        if rank_by is None or rank_by in names:
+            return
+        where = self.origin(("registry", "rank_by"))
+        disabled_in = self.origins.get(("gates", rank_by, "enabled"))
+        why = (
+            f"is disabled (gates.{rank_by}.enabled: false in {disabled_in})"
+            if disabled_in is not None
+            else "is not a configured gate"
+        )
+        raise ConfigError(
+            f"{where}: registry.rank_by: {rank_by!r} {why}. Rank new candidates by an enabled "
+            f"gate ({', '.join(names) or 'none configured'}), or write `rank_by: null`."
+        )
+
+    def origin(self, path: tuple[str, ...]) -> str:
+        """The file that set ``path``; the environment's own file when it is not known."""
+        found = self.origins.get(path)
+        if found is not None:
+            return found
+        return self.sources[0] if self.sources else self.environment
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data (loadable again, without ``extends``)."""
@@ -168,6 +241,11 @@ def _fail(path: Path, key: str, problem: str, fix: str) -> ConfigError:
     return ConfigError(f"{path}: {key}: {problem}. {fix}")
 
 
+def _null(path: Path, key: str, expected: str, fix: str) -> ConfigError:
+    # In an extending file a null would replace the base's settings by the defaults.
+    return _fail(path, key, f"is empty (null) where {expected} is expected", fix)
+
+
 def _check_unknown(path: Path, prefix: str, data: Mapping[str, Any], allowed: set[str]) -> None:
     for key in data:
         if key not in allowed:
@@ -212,6 +290,14 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
             )
     if "plugins" in data:
         plugins = data["plugins"]
+        if plugins is None:
+            raise _null(
+                path,
+                "plugins",
+                "a list",
+                "Write `plugins: []` for no third-party plugins, or remove the key to keep "
+                "the base file's list.",
+            )
         if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
             raise _fail(
                 path,
@@ -226,6 +312,13 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
 
 
 def _check_gates(path: Path, gates: Any) -> None:
+    if gates is None:
+        raise _null(
+            path,
+            "gates",
+            "a mapping of gate name to settings",
+            "Write the gates under it, or remove the key to keep the base file's gates.",
+        )
     if not isinstance(gates, dict):
         raise _fail(
             path,
@@ -236,7 +329,14 @@ def _check_gates(path: Path, gates: Any) -> None:
     for name, spec in gates.items():
         key = f"gates.{name}"
         if spec is None:
-            continue
+            raise _null(
+                path,
+                key,
+                "a mapping with mode/enabled/params",
+                f"Write its settings under it; `{name}: {{}}` keeps what the base file sets "
+                f"(the gate's defaults where nothing is set); `{name}: {{enabled: false}}` "
+                f"drops it.",
+            )
         if not isinstance(spec, dict):
             raise _fail(
                 path,
@@ -259,7 +359,15 @@ def _check_gates(path: Path, gates: Any) -> None:
                 f"must be true or false, was {spec['enabled']!r}",
                 "Use `enabled: false` to drop a gate inherited from the base file.",
             )
-        if "params" in spec and not isinstance(spec["params"] or {}, dict):
+        if "params" in spec and spec["params"] is None:
+            raise _null(
+                path,
+                f"{key}.params",
+                "a mapping of parameter to value",
+                "Write the parameters under it; `params: {}` keeps what the base file sets "
+                "(the gate's defaults where nothing is set).",
+            )
+        if "params" in spec and not isinstance(spec["params"], dict):
             raise _fail(
                 path,
                 f"{key}.params",
@@ -269,6 +377,13 @@ def _check_gates(path: Path, gates: Any) -> None:
 
 
 def _check_registry(path: Path, registry: Any) -> None:
+    if registry is None:
+        raise _null(
+            path,
+            "registry",
+            "a mapping of settings",
+            "Write the settings under it, or remove the key to keep the base file's.",
+        )
     if not isinstance(registry, dict):
         raise _fail(
             path, "registry", "must be a mapping", "Write e.g. `registry: {max_active: 20}`."
@@ -308,6 +423,24 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def _record_origins(
+    origins: dict[tuple[str, ...], str],
+    data: Mapping[str, Any],
+    file: str,
+    prefix: tuple[str, ...] = (),
+) -> None:
+    """Note ``file`` as the origin of every key path of ``data``, following :func:`_merge`."""
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        origins[path] = file
+        if isinstance(value, dict):
+            _record_origins(origins, value, file, path)
+        else:
+            # A replaced value takes nothing from the base: forget where its parts came from.
+            for stale in [p for p in origins if len(p) > len(path) and p[: len(path)] == path]:
+                del origins[stale]
 
 
 def resolve_config_path(env: str, config_dir: str | Path = "configs") -> Path:
@@ -358,13 +491,13 @@ def load_config(env: str | Path, config_dir: str | Path = "configs") -> Environm
         parent = data.get("extends")
         current = (current.parent / parent) if parent else None
     merged: dict[str, Any] = {}
-    gate_sources: dict[str, str] = {}
+    origins: dict[tuple[str, ...], str] = {}
     for file, data in reversed(chain):
-        merged = _merge(merged, {k: v for k, v in data.items() if k != "extends"})
-        for name in data.get("gates") or {}:
-            gate_sources[name] = str(file)
+        own = {k: v for k, v in data.items() if k != "extends"}
+        merged = _merge(merged, own)
+        _record_origins(origins, own, str(file))
     merged.setdefault("environment", path.stem)
-    return _build(merged, path, gate_sources, tuple(str(p) for p, _ in chain))
+    return _build(merged, path, origins, tuple(str(p) for p, _ in chain))
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> EnvironmentConfig:
@@ -375,11 +508,16 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Environ
         raise ConfigError(f"{source}: extends: not supported for in-memory configurations")
     _check_structure(path, data)
     data.setdefault("environment", path.stem)
-    return _build(data, path, dict.fromkeys(data.get("gates") or {}, source), (source,))
+    origins: dict[tuple[str, ...], str] = {}
+    _record_origins(origins, data, source)
+    return _build(data, path, origins, (source,))
 
 
 def _build(
-    data: dict[str, Any], path: Path, gate_sources: dict[str, str], sources: tuple[str, ...]
+    data: dict[str, Any],
+    path: Path,
+    origins: dict[tuple[str, ...], str],
+    sources: tuple[str, ...],
 ) -> EnvironmentConfig:
     if "periods_per_year" not in data:
         raise _fail(
@@ -389,24 +527,23 @@ def _build(
             "Add e.g. `periods_per_year: 252` for daily bars; it is never guessed.",
         )
     gates = []
-    for name, spec in (data.get("gates") or {}).items():
-        spec = spec or {}
+    for name, spec in data.get("gates", {}).items():
         if not spec.get("enabled", True):
             continue
         gates.append(
             GateSpec(
                 name=str(name),
                 mode=Mode(spec.get("mode", Mode.ENFORCE.value)),
-                params=MappingProxyType(dict(spec.get("params") or {})),
-                source=gate_sources.get(name, str(path)),
+                params=MappingProxyType(dict(spec.get("params", {}))),
+                source=origins.get(("gates", str(name)), str(path)),
             )
         )
-    registry = data.get("registry") or {}
+    registry = data.get("registry", {})
     return EnvironmentConfig(
         environment=data["environment"],
         periods_per_year=data["periods_per_year"],
         risk_free_rate=float(data.get("risk_free_rate", 0.0)),
-        plugins=tuple(data.get("plugins") or ()),
+        plugins=tuple(data.get("plugins", ())),
         gates=tuple(gates),
         registry=RegistrySettings(
             promotion_grace_cycles=registry.get(
@@ -416,6 +553,7 @@ def _build(
             rank_by=registry.get("rank_by"),
         ),
         sources=sources,
+        origins=MappingProxyType(origins),
     )
 
 

@@ -18,9 +18,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
+
+from autopilot.sdk.params import Interval, Param, validate_fields
 
 __all__ = ["CostCalibrator", "CostSurprise", "TradeCost", "huber_multiplier"]
 
@@ -98,13 +101,27 @@ class CostCalibrator:
         Restored history (from :meth:`to_state`).
     multiplier : float
         The current fitted multiplier.
+
+    Raises
+    ------
+    ConfigError
+        ``window`` or ``multiplier`` breaks its declared constraint (``constraints``).
     """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            "window": Param(int, interval=Interval(1, None), doc="trades kept and fitted on"),
+            # fit() floors the multiplier at zero: a negative one predicts rebates.
+            "multiplier": Param(float, interval=Interval(0, None), doc="fitted cost scale"),
+        }
+    )
 
     def __init__(
         self, window: int = 5000, trades: Iterable[TradeCost] = (), multiplier: float = 1.0
     ) -> None:
-        if window < 1:
-            raise ValueError(f"window must be >= 1, was {window}")
+        validate_fields(
+            type(self).__name__, self.constraints, {"window": window, "multiplier": multiplier}
+        )
         self.window = window
         self.trades: list[TradeCost] = list(trades)[-window:]
         self.multiplier = multiplier

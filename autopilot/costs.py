@@ -12,16 +12,42 @@ noise, so a fill can be better than the arrival price. The actual cost is *signe
 
 with ``side`` +1 for a buy and -1 for a sell: negative means price improvement (seed T4).
 Nothing downstream may clip, log or take the square root of it.
+
+The model's settings and an order's participation and volatility are checked against
+constraints declared with :class:`~autopilot.sdk.params.Param`, in the words gate parameters use.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["CostModel", "Fill", "signed_cost_bps"]
+from autopilot.errors import InputError
+from autopilot.sdk.params import ConstrainedSettings, Interval, Param
+
+__all__ = ["ORDER_INPUTS", "CostModel", "Fill", "signed_cost_bps"]
+
+_NON_NEGATIVE = Interval(0, None)
+
+#: What the cost of an order depends on besides the model: checked on every prediction.
+ORDER_INPUTS: Mapping[str, Param] = MappingProxyType(
+    {
+        "participation": Param(float, interval=_NON_NEGATIVE, doc="order / average volume"),
+        "volatility": Param(float, interval=_NON_NEGATIVE, doc="daily return volatility"),
+    }
+)
+
+
+def _check_order(participation: float, volatility: float) -> None:
+    for name, value in (("participation", participation), ("volatility", volatility)):
+        problem = ORDER_INPUTS[name].violation(value)
+        if problem is not None:
+            raise InputError(f"The {name} of an order {problem}.")
 
 
 def signed_cost_bps(side: int, arrival_price: float, fill_price: float) -> float:
@@ -57,7 +83,7 @@ class Fill:
 
 
 @dataclass(frozen=True)
-class CostModel:
+class CostModel(ConstrainedSettings):
     """Half-spread + fee + square-root impact, scaled by a calibrated multiplier.
 
     Parameters
@@ -72,7 +98,20 @@ class CostModel:
         Standard deviation of the zero-mean execution noise of simulated fills.
     multiplier : float
         Scale of the predicted cost, fitted by the cost calibrator.
+
+    Raises
+    ------
+    ConfigError
+        A setting is not a finite number >= 0, e.g. ``The 'fee_bps' setting of 'CostModel'
+        must be in [0, inf), was -1.``
     """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            name: Param(float, interval=_NON_NEGATIVE)
+            for name in ("half_spread_bps", "fee_bps", "impact", "noise_bps", "multiplier")
+        }
+    )
 
     half_spread_bps: float = 2.0
     fee_bps: float = 0.5
@@ -80,17 +119,23 @@ class CostModel:
     noise_bps: float = 10.0
     multiplier: float = 1.0
 
-    def __post_init__(self) -> None:
-        for name in ("half_spread_bps", "fee_bps", "impact", "noise_bps", "multiplier"):
-            value = getattr(self, name)
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not (number and math.isfinite(value) and value >= 0):
-                raise ValueError(f"cost model {name} must be a finite number >= 0, was {value!r}")
-
     def base_cost_bps(self, participation: float, volatility: float) -> float:
-        """The model's cost before the calibrated multiplier."""
-        if participation < 0 or volatility < 0:
-            raise ValueError("participation and volatility must be >= 0")
+        """The model's cost before the calibrated multiplier.
+
+        Raises
+        ------
+        InputError
+            ``participation`` or ``volatility`` is not a finite number >= 0.
+        """
+        # Three calls a fill: plain floats in range skip the declared check, which words
+        # the refusal of everything else.
+        if not (
+            type(participation) is float
+            and type(volatility) is float
+            and 0.0 <= participation < math.inf
+            and 0.0 <= volatility < math.inf
+        ):
+            _check_order(participation, volatility)
         impact = 1e4 * self.impact * volatility * math.sqrt(participation)
         return self.half_spread_bps + self.fee_bps + impact
 

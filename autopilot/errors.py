@@ -14,7 +14,9 @@ message that names the file, key or candidate at fault and says how to fix it::
         └── StateLockTimeout       another process holds the state lock too long
 
 The command line maps all of them to exit code 2 ("bad input or config"); any other
-exception is an internal error (exit code 1).
+exception is an internal error (exit code 1). :class:`ConfigError` and :class:`InputError`
+are also :class:`ValueError` subclasses: a settings object built with a bad value raises a
+``ConfigError`` that code written against ``ValueError`` still catches.
 """
 
 from __future__ import annotations
@@ -36,15 +38,25 @@ class AutopilotError(Exception):
     """Base class of every error caused by input, configuration or plugins."""
 
 
-class ConfigError(AutopilotError):
-    """A configuration file or value is invalid."""
+class ConfigError(AutopilotError, ValueError):
+    """A configuration file or value (YAML, or a settings object built in code) is invalid."""
 
 
 class GateParameterError(ConfigError):
-    """A gate parameter is unknown, missing or violates its constraint."""
+    """A gate parameter is unknown, missing or violates its constraint.
+
+    Attributes
+    ----------
+    key : str or None
+        The parameter at fault, when known, so the caller can name the file that set it.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
-class InputError(AutopilotError):
+class InputError(AutopilotError, ValueError):
     """A data file (returns, regimes, prices) is missing, malformed or inconsistent."""
 
 

@@ -10,6 +10,10 @@ Orders move the book toward target weights; fills are simulated by the
 :class:`~autopilot.costs.CostModel` and reach the :class:`~autopilot.cost_calibrator.
 CostCalibrator` with their signed cost (seed T4).
 
+Every input of a cycle (prices, target weights, volumes, volatilities) is checked against
+:data:`INPUT_CONSTRAINTS` before anything is traded; the ``autopilot paper`` command checks
+the cells of its files with the same declarations, naming file, row and column.
+
 Order of writes in a cycle, all under the portfolio's lock: (1) one trade-log record with
 every fill of the cycle, tagged with the cycle number; (2) the portfolio state, whose
 ``generation`` is that cycle number; (3) the calibrator state. The trade log's committed
@@ -28,21 +32,45 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date as Date
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 
 from autopilot.cost_calibrator import CostCalibrator
-from autopilot.costs import CostModel, Fill
+from autopilot.costs import ORDER_INPUTS, CostModel, Fill
 from autopilot.errors import InputError
+from autopilot.sdk.params import ConstrainedSettings, Interval, Param
 from autopilot.state.journal import Journal
 from autopilot.state.state_file import StateFile
 
-__all__ = ["CycleSummary", "PaperTrader", "Portfolio", "Position", "StaleMark", "TraderSettings"]
+__all__ = [
+    "INPUT_CONSTRAINTS",
+    "CycleSummary",
+    "PaperTrader",
+    "Portfolio",
+    "Position",
+    "StaleMark",
+    "TraderSettings",
+]
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+#: The constraint of each per-security input of a cycle, by its column name in the files
+#: of ``autopilot paper rebalance``.
+INPUT_CONSTRAINTS: Mapping[str, Param] = MappingProxyType(
+    {
+        "price": Param(float, interval=Interval(0, None, closed="neither"), doc="arrival price"),
+        "weight": Param(float, interval=Interval(0, None), doc="target weight of equity"),
+        # Zero would make participation infinite; a missing volume uses the default.
+        "volume": Param(
+            float, interval=Interval(0, None, closed="neither"), doc="average daily volume"
+        ),
+        "volatility": ORDER_INPUTS["volatility"],
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -179,8 +207,8 @@ class Portfolio:
 
 
 @dataclass(frozen=True)
-class TraderSettings:
-    """How orders are sized and filled.
+class TraderSettings(ConstrainedSettings):
+    """How orders are sized and filled, checked against ``constraints`` when built.
 
     Attributes
     ----------
@@ -198,7 +226,26 @@ class TraderSettings:
         Seed of the simulated execution noise (combined with the cycle number).
     calibration_window : int
         Trades the cost calibrator keeps and fits on.
+
+    Raises
+    ------
+    ConfigError
+        E.g. ``The 'min_trade_notional' setting of 'TraderSettings' must be in [0, inf),
+        was -5.``
     """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            "fractional": Param(bool),
+            "min_trade_notional": Param(float, interval=Interval(0, None)),
+            "allow_negative_cash": Param(bool),
+            "default_participation": Param(float, interval=Interval(0, 1)),
+            "default_volatility": ORDER_INPUTS["volatility"],
+            # NumPy seeds must be >= 0.
+            "seed": Param(int, interval=Interval(0, None)),
+            "calibration_window": CostCalibrator.constraints["window"],
+        }
+    )
 
     fractional: bool = False
     min_trade_notional: float = 100.0
@@ -221,23 +268,20 @@ class CycleSummary:
     weights: dict[str, float]
 
 
-def _check_prices(prices: Mapping[str, float]) -> dict[str, float]:
+def _check_inputs(column: str, values: Mapping[str, float] | None) -> dict[str, float]:
+    """``values`` by security id as floats, or InputError naming the security."""
+    param = INPUT_CONSTRAINTS[column]
     checked = {}
-    for sid, price in prices.items():
-        value = float(price)
-        if not (math.isfinite(value) and value > 0):
-            raise InputError(f"price of {sid!r} must be a positive number, was {price!r}")
-        checked[str(sid)] = value
+    for sid, value in (values or {}).items():
+        problem = param.violation(value)
+        if problem is not None:
+            raise InputError(f"The {column} of security {sid!r} {problem}.")
+        checked[str(sid)] = param.convert(value)
     return checked
 
 
 def _check_targets(targets: Mapping[str, float], allow_leverage: bool) -> dict[str, float]:
-    checked = {}
-    for sid, weight in targets.items():
-        value = float(weight)
-        if not (math.isfinite(value) and value >= 0):
-            raise InputError(f"target weight of {sid!r} must be a number >= 0, was {weight!r}")
-        checked[str(sid)] = value
+    checked = _check_inputs("weight", targets)
     total = sum(checked.values())
     if total > 1 + 1e-9 and not allow_leverage:
         raise InputError(f"target weights sum to {total:.6g} > 1; allow_negative_cash to lever")
@@ -381,14 +425,23 @@ class PaperTrader:
             Wanted weights of equity by security id (>= 0); held securities missing here
             are sold.
         volumes : mapping, optional
-            Average daily volume in shares, for the participation of each order.
+            Average daily volume in shares (> 0), for the participation of each order;
+            ``default_participation`` where missing.
         volatilities : mapping, optional
-            Daily return volatility, for the impact term.
+            Daily return volatility (>= 0), for the impact term; ``default_volatility``
+            where missing.
+
+        Raises
+        ------
+        InputError
+            A price, weight, volume or volatility breaks :data:`INPUT_CONSTRAINTS` (named
+            with its security), or the weights sum above 1 without leverage. Nothing is
+            traded or written.
         """
-        prices = _check_prices(prices)
+        prices = _check_inputs("price", prices)
         targets = _check_targets(target_weights, self.settings.allow_negative_cash)
-        volumes = volumes or {}
-        volatilities = volatilities or {}
+        volumes = _check_inputs("volume", volumes)
+        volatilities = _check_inputs("volatility", volatilities)
         with self.portfolio_state.locked():
             book = Portfolio.from_state(self.portfolio_state.load())
             cycle = self.portfolio_state.generation + 1
@@ -400,7 +453,9 @@ class PaperTrader:
             for sid, side, shares, closing in self._orders(book, prices, targets):
                 price = prices[sid]
                 volume = volumes.get(sid)
-                participation = shares / volume if volume else self.settings.default_participation
+                participation = (
+                    shares / volume if volume is not None else self.settings.default_participation
+                )
                 volatility = volatilities.get(sid, self.settings.default_volatility)
                 fill = model.simulate_fill(side, shares, price, participation, volatility, rng)
                 if side == 1 and not self.settings.allow_negative_cash:

@@ -152,13 +152,31 @@ class GateSet:
         try:
             gate = info.cls(**spec.params)
         except GateParameterError as exc:
-            raise GateParameterError(f"{spec.source}: gates.{spec.name}.params: {exc}") from exc
+            where = self._parameter_source(spec, exc.key)
+            raise GateParameterError(
+                f"{where}: gates.{spec.name}.params: {exc}", key=exc.key
+            ) from exc
         except Exception as exc:
             raise PluginLoadError(
                 f"gate {spec.name!r} of plugin {info.plugin.name!r} failed to initialise: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         return ConfiguredGate(gate, spec.mode, info)
+
+    def _parameter_source(self, spec: GateSpec, key: str | None) -> str:
+        """The file that holds the parameter at fault, not merely the last naming the gate."""
+        origins = self.config.origins
+        prefix = ("gates", spec.name, "params")
+        if key is not None and (*prefix, key) in origins:
+            return origins[(*prefix, key)]
+        # The gate did not say which key (a check of its own): if one file set every
+        # parameter, that file holds the bad one.
+        files = {origins.get((*prefix, str(k))) for k in spec.params}
+        if len(files) == 1:
+            only = files.pop()
+            if only is not None:
+                return only
+        return spec.source or self.config.origin(("gates", spec.name)) or ""
 
     def _unknown_gate_message(self, spec: GateSpec) -> str:
         available = ", ".join(self.catalog.gates) or "none"
@@ -192,13 +210,8 @@ class GateSet:
         name = self.config.registry.rank_by
         if name is None:
             return None
-        gate = next((g for g in self.gates if g.name == name), None)
-        if gate is None:
-            source = self.config.sources[0] if self.config.sources else self.config.environment
-            raise ConfigError(
-                f"{source}: registry.rank_by: {name!r} is not a configured gate; use one of "
-                f"{', '.join(g.name for g in self.gates)}"
-            )
+        # EnvironmentConfig refused a rank_by that is not one of its enabled gates.
+        gate = next(g for g in self.gates if g.name == name)
         sign = 1.0 if gate.gate.higher_is_better else -1.0
 
         def score(decision: Decision) -> float:

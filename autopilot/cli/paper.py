@@ -48,14 +48,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def paper_rebalance(args: argparse.Namespace) -> int:
     """Run one paper cycle from a prices file and a targets file."""
     from autopilot.market.returns_io import read_security_table
-    from autopilot.paper_trader import PaperTrader
+    from autopilot.paper_trader import INPUT_CONSTRAINTS, PaperTrader
 
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
         raise InputError(f"--date: {args.date!r} is not a date like 2024-01-31") from None
-    prices = read_security_table(args.prices, ("price",), ("volume", "volatility"))
-    targets = read_security_table(args.targets, ("weight",))["weight"]
+    prices = read_security_table(
+        args.prices, ("price",), ("volume", "volatility"), INPUT_CONSTRAINTS
+    )
+    targets = read_security_table(args.targets, ("weight",), (), INPUT_CONSTRAINTS)["weight"]
     trader = PaperTrader(args.state_dir, initial_cash=args.initial_cash)
     summary = trader.run_cycle(
         day,

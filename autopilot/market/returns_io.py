@@ -12,13 +12,14 @@ the gate set reports as ``GAP_IN_RETURNS``; nothing is filled in silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from autopilot.errors import InputError
+from autopilot.sdk.params import Param
 from autopilot.stats.batch import MISSING_REGIME, CandidateBatch
 
 __all__ = ["read_candidates", "read_regimes", "read_security_table", "read_table"]
@@ -211,14 +212,29 @@ def read_regimes(
 
 
 def read_security_table(
-    path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+    path: str | Path,
+    columns: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    constraints: Mapping[str, Param] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Numeric columns of a file keyed by ``security_id``, as ``{column: {security: value}}``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Parquet or CSV file with a ``security_id`` column.
+    columns : tuple of str
+        Required numeric columns.
+    optional : tuple of str
+        Numeric columns read when present.
+    constraints : mapping of column to Param, optional
+        Declared constraint of a column's values (empty cells are left out, not checked).
 
     Raises
     ------
     InputError
-        On a missing column, a repeated security or a value that is not a number.
+        On a missing column, a repeated security, a value that is not a number or one that
+        breaks its constraint, naming the file, row and column.
     """
     path = Path(path)
     frame = read_table(path)
@@ -242,4 +258,21 @@ def read_security_table(
                 f"{frame[column].iloc[row]!r} is not a number"
             )
         result[column] = {sid: float(v) for sid, v in zip(ids, values, strict=True) if v == v}
+        param = (constraints or {}).get(column)
+        if param is not None:
+            _check_column(path, column, param, ids, result[column])
     return result
+
+
+def _check_column(
+    path: Path, column: str, param: Param, ids: pd.Series, values: Mapping[str, float]
+) -> None:
+    for row, sid in enumerate(ids):
+        if sid not in values:
+            continue
+        problem = param.violation(values[sid])
+        if problem is not None:
+            raise InputError(
+                f"{path}: row {row + 2}, column {column!r}: the {column} of security {sid!r} "
+                f"{problem}."
+            )

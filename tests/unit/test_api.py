@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import autopilot
-from autopilot.errors import GateParameterError
-from autopilot.sdk.params import Interval, Param, validate_params
+from autopilot.errors import AutopilotError, ConfigError, GateParameterError, InputError
+from autopilot.sdk.params import Interval, Param, validate_fields, validate_params
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason
 
 
@@ -81,3 +81,58 @@ def test_param_validation_messages():
     choice = {"how": Param(str, default="a", choices=("a", "b"))}
     with pytest.raises(GateParameterError, match="must be one of 'a', 'b', was 'c'"):
         validate_params("g", choice, {"how": "c"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"closed": "open"},
+            ValueError,
+            "closed must be one of 'both', 'left', 'right', 'neither'",
+        ),
+        ({"closed": None}, ValueError, "was None"),
+        ({"low": 1, "high": 0}, ValueError, "low must be <= high, was low=1, high=0"),
+        ({"low": 0, "high": math.nan}, ValueError, "high must be finite"),
+        ({"low": -math.inf}, ValueError, "low must be finite (None leaves a side unbounded)"),
+        ({"low": 0, "high": 0, "closed": "left"}, ValueError, "is empty"),
+        ({"low": True}, TypeError, "low must be a real number or None"),
+        ({"high": "1"}, TypeError, "was '1' (str)"),
+    ],
+)
+def test_a_bad_interval_is_refused_when_built(kwargs, error, message):
+    with pytest.raises(error) as info:
+        Interval(**kwargs)
+    assert message in str(info.value)
+
+
+def test_valid_intervals_still_build():
+    assert str(Interval(0, 0)) == "[0, 0]"
+    assert str(Interval(None, 1, closed="left")) == "(-inf, 1)"
+    assert math.nan not in Interval()
+
+
+def test_settings_and_parameters_share_one_message_style():
+    declared = {"min_trade_notional": Param(float, interval=Interval(0, None))}
+    with pytest.raises(ConfigError) as info:
+        validate_fields("TraderSettings", declared, {"min_trade_notional": -5})
+    assert str(info.value) == (
+        "The 'min_trade_notional' setting of 'TraderSettings' must be in [0, inf), was -5."
+    )
+    with pytest.raises(GateParameterError) as info:
+        validate_params("g", declared, {"min_trade_notional": -5})
+    assert str(info.value) == (
+        "The 'min_trade_notional' parameter of gate 'g' must be in [0, inf), was -5."
+    )
+    assert info.value.key == "min_trade_notional"
+
+
+@pytest.mark.parametrize("kind", [float, int])
+def test_booleans_are_not_numbers(kind):
+    with pytest.raises(ConfigError, match=r"was True \(bool\)"):
+        validate_fields("S", {"x": Param(kind)}, {"x": True})
+
+
+def test_config_and_input_errors_are_value_errors_the_cli_maps_to_exit_2():
+    assert issubclass(ConfigError, ValueError) and issubclass(ConfigError, AutopilotError)
+    assert issubclass(InputError, ValueError) and issubclass(InputError, AutopilotError)

@@ -147,3 +147,70 @@ def test_example_then_check(workdir, capsys):
     payload = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert len(payload["decisions"]) == 80
     assert any(d["promotable"] for d in payload["decisions"])
+
+
+# --------------------------------------------------------------------------------------------
+# autopilot paper rebalance: every bad cell is an input error naming file, row and column
+
+
+def _rebalance(workdir: Path, prices: str, targets: str = "security_id,weight\nA,0.3\nB,0.3\n"):
+    (workdir / "p.csv").write_text(prices)
+    (workdir / "t.csv").write_text(targets)
+    argv = ["paper", "--state-dir", "state", "rebalance", "--prices", "p.csv"]
+    return cli.main([*argv, "--targets", "t.csv", "--date", "2024-01-02"])
+
+
+GOOD_PRICES = "security_id,price,volume,volatility\nA,10,100000,0.02\nB,20,50000,0.03\n"
+
+
+def test_paper_rebalance_trades_good_files(workdir, capsys):
+    assert _rebalance(workdir, GOOD_PRICES) == 0
+    assert "cycle 1: 2 fills" in capsys.readouterr().out
+    assert (workdir / "state" / "portfolio.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("prices", "targets", "where", "rule"),
+    [
+        (
+            GOOD_PRICES.replace("50000", "-5"),
+            None,
+            "p.csv: row 3, column 'volume': the volume of security 'B'",
+            "must be in (0, inf), was -5.0.",
+        ),
+        (
+            GOOD_PRICES.replace("0.03", "inf"),
+            None,
+            "p.csv: row 3, column 'volatility': the volatility of security 'B'",
+            "must be a finite number, was inf.",
+        ),
+        (
+            GOOD_PRICES.replace("0.02", "-0.02"),
+            None,
+            "p.csv: row 2, column 'volatility': the volatility of security 'A'",
+            "must be in [0, inf), was -0.02.",
+        ),
+        (
+            GOOD_PRICES.replace("A,10,", "A,-10,"),
+            None,
+            "p.csv: row 2, column 'price': the price of security 'A'",
+            "must be in (0, inf), was -10.0.",
+        ),
+        (
+            GOOD_PRICES,
+            "security_id,weight\nA,0.3\nB,-inf\n",
+            "t.csv: row 3, column 'weight': the weight of security 'B'",
+            "must be a finite number, was -inf.",
+        ),
+    ],
+)
+def test_paper_rebalance_refuses_a_bad_cell_naming_file_row_and_column(
+    workdir, capsys, prices, targets, where, rule
+):
+    args = (prices,) if targets is None else (prices, targets)
+    assert _rebalance(workdir, *args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"error: {where} {rule}\n"
+    assert not (workdir / "state" / "portfolio.json").exists()
+    assert not (workdir / "state" / "trades.jsonl").exists()

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from autopilot import cli
 from autopilot.config import config_from_dict, dump_config, load_config
 from autopilot.errors import ConfigError, GateParameterError
 from autopilot.promotion_gate import GateSet
+from autopilot.sdk.gate import Gate
+from autopilot.sdk.params import Interval, Param
+from autopilot.sdk.plugins import (
+    GateCatalog,
+    GateInfo,
+    InstalledPlugin,
+    load_gate_catalog,
+    new_plugin_manager,
+)
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
 
@@ -193,3 +204,199 @@ def test_bad_gate_parameters_name_file_key_rule_and_value(gate, params, message)
 def test_a_config_without_gates_is_refused():
     with pytest.raises(ConfigError, match="no gate is enforced"):
         GateSet(config_from_dict({"periods_per_year": 252, "gates": {}}))
+
+
+# --------------------------------------------------------------------------------------------
+# A configuration cannot weaken silently
+
+
+STRICT_BASE = (
+    "periods_per_year: 252\n"
+    "plugins: []\n"
+    "gates:\n"
+    "  sharpe: {params: {min: 1.5}}\n"
+    "  max_drawdown: {params: {max: 0.2}}\n"
+    "registry: {max_active: 5, rank_by: sharpe}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("gates:\n  sharpe:\n", "gates.sharpe"),
+        ("gates:\n  sharpe: ~\n", "gates.sharpe"),
+        ("gates:\n  sharpe:\n    params:\n", "gates.sharpe.params"),
+        ("gates:\n", "gates"),
+        ("registry:\n", "registry"),
+        ("plugins:\n", "plugins"),
+    ],
+)
+def test_a_null_entry_in_an_extending_file_is_refused_naming_file_and_key(tmp_path, override, key):
+    write(tmp_path, "base.yaml", STRICT_BASE)
+    env = write(tmp_path, "prod.yaml", "extends: base.yaml\n" + override)
+    with pytest.raises(ConfigError) as info:
+        load_config(env)
+    message = str(info.value)
+    assert message.startswith(f"{env}: {key}: is empty (null) where ")
+    assert "Write " in message  # the fix
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "periods_per_year: 252\ngates:\n  sharpe:\n",
+        "periods_per_year: 252\ngates:\n  sharpe: {params: }\n",
+    ],
+)
+def test_a_null_entry_is_refused_in_a_file_without_base_too(tmp_path, text):
+    env = write(tmp_path, "dev.yaml", text)
+    with pytest.raises(ConfigError, match=r"dev\.yaml: gates\.sharpe.*: is empty \(null\)"):
+        load_config(env)
+    with pytest.raises(ConfigError, match="is empty"):
+        config_from_dict({"periods_per_year": 252, "gates": {"sharpe": None}}, "d.yaml")
+
+
+def test_an_empty_mapping_keeps_the_base_and_means_defaults_without_one(tmp_path):
+    write(tmp_path, "base.yaml", STRICT_BASE)
+    extending = write(
+        tmp_path,
+        "prod.yaml",
+        "extends: base.yaml\ngates:\n  sharpe: {}\n  max_drawdown: {params: {}}\n",
+    )
+    standalone = write(tmp_path, "solo.yaml", "periods_per_year: 252\ngates:\n  sharpe: {}\n")
+    inherited = params_of(load_config(extending))
+    assert inherited["sharpe"] == {"min": 1.5}
+    assert inherited["max_drawdown"] == {"max": 0.2}
+    assert params_of(load_config(standalone))["sharpe"] == {"min": 0.5}  # the gate's default
+
+
+def params_of(config):
+    return {g.name: dict(g.gate.params) for g in GateSet(config).gates}
+
+
+def test_config_show_of_a_null_entry_exits_2_naming_file_and_key(tmp_path, capsys):
+    write(tmp_path, "base.yaml", STRICT_BASE)
+    write(tmp_path, "prod.yaml", "extends: base.yaml\ngates:\n  sharpe:\n")
+    assert cli.main(["--config-dir", str(tmp_path), "config", "show", "--env", "prod"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: {tmp_path / 'prod.yaml'}: gates.sharpe: is empty")
+
+
+@pytest.mark.parametrize(
+    ("base_registry", "override", "problem"),
+    [
+        ("{rank_by: sharp}", "", "'sharp' is not a configured gate"),
+        ("{rank_by: sharpe}", "gates: {sharpe: {enabled: false}}\n", "'sharpe' is disabled"),
+    ],
+)
+def test_rank_by_an_unknown_or_disabled_gate_is_refused_at_load(
+    tmp_path, base_registry, override, problem
+):
+    base = write(
+        tmp_path,
+        "base.yaml",
+        "periods_per_year: 252\ngates: {sharpe: {}, max_drawdown: {}}\n"
+        f"registry: {base_registry}\n",
+    )
+    env = write(tmp_path, "prod.yaml", "extends: base.yaml\n" + override)
+    with pytest.raises(ConfigError) as info:
+        load_config(env)
+    message = str(info.value)
+    # Named in the file that sets rank_by; a disabled gate also names the disabling file.
+    assert message.startswith(f"{base}: registry.rank_by: {problem}")
+    if "disabled" in problem:
+        assert f"enabled: false in {env})" in message
+    assert "`rank_by: null`" in message
+
+
+def test_rank_by_is_checked_for_configurations_built_in_code():
+    with pytest.raises(ConfigError, match=r"c\.yaml: registry\.rank_by: 'pbo' is not"):
+        config_from_dict(
+            {"periods_per_year": 252, "gates": {"sharpe": {}}, "registry": {"rank_by": "pbo"}},
+            "c.yaml",
+        )
+
+
+@pytest.mark.parametrize(
+    "command", [["config", "show"], ["gates", "list"], ["gates", "check", "x.csv"]]
+)
+def test_every_command_refuses_a_bad_rank_by(tmp_path, capsys, command):
+    write(
+        tmp_path,
+        "qa.yaml",
+        "periods_per_year: 252\ngates: {sharpe: {}}\nregistry: {rank_by: deflated_sharpe}\n",
+    )
+    argv = ["--config-dir", str(tmp_path), *command, "--env", "qa"]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "qa.yaml: registry.rank_by: 'deflated_sharpe' is not a configured gate" in captured.err
+
+
+def test_a_bad_parameter_names_the_file_that_holds_it(tmp_path):
+    base = write(
+        tmp_path,
+        "base.yaml",
+        "periods_per_year: 252\ngates:\n"
+        "  max_drawdown: {params: {max: 1.5}}\n"
+        "  transition_drawdown: {params: {max: 0.2}}\n",
+    )
+    prod = write(
+        tmp_path,
+        "prod.yaml",
+        "extends: base.yaml\ngates:\n"
+        "  max_drawdown: {mode: shadow}\n"
+        "  transition_drawdown: {params: {window: 0}}\n",
+    )
+    config = load_config(prod)
+    assert config.origins[("gates", "max_drawdown", "params", "max")] == str(base)
+    assert config.origins[("gates", "max_drawdown", "mode")] == str(prod)
+    with pytest.raises(GateParameterError) as info:
+        GateSet(config)
+    assert str(info.value).startswith(
+        f"{base}: gates.max_drawdown.params: The 'max' parameter of gate 'max_drawdown' "
+        "must be in [0, 1], was 1.5."
+    )
+    assert info.value.key == "max"
+
+    fixed = write(
+        tmp_path, "fixed.yaml", "extends: prod.yaml\ngates: {max_drawdown: {params: {max: 0.3}}}\n"
+    )
+    with pytest.raises(GateParameterError) as info:
+        GateSet(load_config(fixed))
+    assert str(info.value).startswith(f"{prod}: gates.transition_drawdown.params: The 'window'")
+
+
+def test_a_replaced_value_forgets_the_origins_of_its_parts(tmp_path):
+    write(tmp_path, "base.yaml", STRICT_BASE)
+    env = write(tmp_path, "prod.yaml", "extends: base.yaml\nplugins: []\n")
+    origins = load_config(env).origins
+    assert origins[("plugins",)] == str(env)
+    assert origins[("gates", "sharpe", "params", "min")] == str(tmp_path / "base.yaml")
+
+
+def test_a_gate_check_without_a_key_names_the_one_file_that_set_its_parameters(tmp_path):
+    class EvenGate(Gate):
+        name = "even"
+        parameters = {"n": Param(int, default=2, interval=Interval(0, None))}
+
+        def __init__(self, **params):
+            super().__init__(**params)
+            if self.params["n"] % 2:  # a check of the gate's own, without a key
+                raise GateParameterError("The 'n' parameter of gate 'even' must be even, was 3.")
+
+        def evaluate(self, batch, context):  # pragma: no cover - never evaluated
+            raise NotImplementedError
+
+    plugin = InstalledPlugin("even", "tests", "tests", "0")
+    catalog = GateCatalog(
+        {"even": GateInfo("even", EvenGate, plugin), **load_gate_catalog(()).gates},
+        (),
+        new_plugin_manager(),
+    )
+    base = write(tmp_path, "base.yaml", "periods_per_year: 252\ngates: {even: {params: {n: 3}}}\n")
+    env = write(tmp_path, "prod.yaml", "extends: base.yaml\ngates: {even: {mode: enforce}}\n")
+    pattern = rf"^{re.escape(str(base))}: gates\.even\.params: .*must be even"
+    with pytest.raises(GateParameterError, match=pattern):
+        GateSet(load_config(env), catalog)

@@ -9,6 +9,7 @@ import pytest
 
 from autopilot.cost_calibrator import CostCalibrator, huber_multiplier
 from autopilot.costs import CostModel, Fill, signed_cost_bps
+from autopilot.errors import ConfigError
 
 # Tolerance of a cost recovered from a simulated fill price: the fill price is a float, so
 # 1e4 * side * (fill - arrival) / arrival carries rounding of ~1e-12 bps, never more.
@@ -310,3 +311,28 @@ def test_negative_costs_never_raise_anywhere() -> None:
 def test_cost_model_rejects_booleans(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         CostModel(**{name: True})
+
+
+def test_cost_model_settings_use_the_declared_constraint_message() -> None:
+    with pytest.raises(ConfigError) as info:
+        CostModel(fee_bps=-1)
+    assert str(info.value) == "The 'fee_bps' setting of 'CostModel' must be in [0, inf), was -1."
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": 0}, "The 'window' setting of 'CostCalibrator' must be in [1, inf), was 0."),
+        ({"window": 2.5}, "The 'window' setting of 'CostCalibrator' must be an integer, was 2.5"),
+        ({"window": True}, "must be an integer, was True (bool)"),
+        (
+            {"multiplier": math.nan},
+            "The 'multiplier' setting of 'CostCalibrator' must be a finite number, was nan.",
+        ),
+        ({"multiplier": -0.5}, "must be in [0, inf), was -0.5."),
+    ],
+)
+def test_cost_calibrator_settings_validate_their_fields(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        CostCalibrator(**kwargs)
+    assert message in str(info.value)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autopilot.costs import CostModel, Fill
-from autopilot.errors import InputError
+from autopilot.errors import ConfigError, InputError
 from autopilot.paper_trader import (
     PaperTrader,
     Portfolio,
@@ -482,3 +482,90 @@ def test_a_dust_position_not_targeted_is_closed_despite_the_minimum_trade(tmp_pa
     assert trader.portfolio().positions["A"].shares == pytest.approx(500.0)
     trader.run_cycle(date(2024, 1, 4), {"A": 0.01}, {})  # worth 5: below the minimum, still closed
     assert trader.portfolio().positions == {}
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and inputs are checked against their declared constraints
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"min_trade_notional": -5},
+            "The 'min_trade_notional' setting of 'TraderSettings' must be in [0, inf), was -5.",
+        ),
+        (
+            {"default_participation": 1.5},
+            "The 'default_participation' setting of 'TraderSettings' must be in [0, 1], was 1.5.",
+        ),
+        (
+            {"default_volatility": math.inf},
+            "The 'default_volatility' setting of 'TraderSettings' must be a finite number, "
+            "was inf.",
+        ),
+        (
+            {"seed": -1},
+            "The 'seed' setting of 'TraderSettings' must be in [0, inf), was -1.",
+        ),
+        (
+            {"calibration_window": 0},
+            "The 'calibration_window' setting of 'TraderSettings' must be in [1, inf), was 0.",
+        ),
+        (
+            {"seed": True},
+            "The 'seed' setting of 'TraderSettings' must be an integer, was True (bool).",
+        ),
+        (
+            {"min_trade_notional": False},
+            "The 'min_trade_notional' setting of 'TraderSettings' must be a number, "
+            "was False (bool).",
+        ),
+        (
+            {"fractional": 1},
+            "The 'fractional' setting of 'TraderSettings' must be of type bool, was 1 (int).",
+        ),
+    ],
+)
+def test_trader_settings_validate_their_fields(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TraderSettings(**settings)
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("volumes", -100.0),
+        ("volumes", 0.0),
+        ("volumes", math.nan),
+        ("volumes", math.inf),
+        ("volatilities", -0.01),
+        ("volatilities", math.nan),
+        ("volatilities", math.inf),
+        ("volatilities", True),
+    ],
+)
+def test_run_cycle_refuses_a_bad_volume_or_volatility_naming_the_security(
+    tmp_path: Path, column: str, value: float
+) -> None:
+    trader = _trader(tmp_path, CostModel())
+    with pytest.raises(InputError) as info:
+        trader.run_cycle(
+            D1,
+            {"AAA": 10.0, "BAD": 20.0},
+            {"AAA": 0.3, "BAD": 0.3},
+            **{column: {"AAA": 0.5, "BAD": value}},
+        )
+    noun = column[:-1] if column == "volumes" else "volatility"
+    assert str(info.value).startswith(f"The {noun} of security 'BAD' must be ")
+    assert not (tmp_path / "portfolio.json").exists()
+    assert not (tmp_path / "trades.jsonl").exists()
+
+
+def test_the_cost_model_refuses_a_non_finite_volatility() -> None:
+    with pytest.raises(InputError, match=r"The volatility of an order must be a finite number"):
+        CostModel().base_cost_bps(0.01, math.inf)
+    with pytest.raises(InputError, match=r"The participation of an order must be in \[0, inf\)"):
+        CostModel().base_cost_bps(-0.01, 0.02)

@@ -15,7 +15,7 @@ import pytest
 
 from autopilot import cli
 from autopilot.config import RegistrySettings, load_config
-from autopilot.errors import InputError
+from autopilot.errors import ConfigError, InputError
 from autopilot.registry import (
     ABSENT,
     ChangeKind,
@@ -673,3 +673,33 @@ def test_nan_scores_are_not_written_as_nan(tmp_path):
     registry.update([passing("a", None), passing("b", None)], score=lambda d: math.nan)
     text = (tmp_path / "registry_audit.jsonl").read_text()
     assert "NaN" not in text
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"promotion_grace_cycles": 0},
+            "The 'promotion_grace_cycles' setting of 'RegistrySettings' must be in [1, inf), "
+            "was 0.",
+        ),
+        (
+            {"promotion_grace_cycles": True},
+            "The 'promotion_grace_cycles' setting of 'RegistrySettings' must be an integer, "
+            "was True (bool).",
+        ),
+        (
+            {"max_active": 0},
+            "The 'max_active' setting of 'RegistrySettings' must be in [1, inf), was 0.",
+        ),
+        (
+            {"rank_by": 3},
+            "The 'rank_by' setting of 'RegistrySettings' must be of type str, was 3 (int).",
+        ),
+    ],
+)
+def test_registry_settings_validate_their_fields(settings, message):
+    with pytest.raises(ConfigError) as info:
+        RegistrySettings(**settings)
+    assert str(info.value) == message
+    assert RegistrySettings(max_active=None, rank_by=None).max_active is None
