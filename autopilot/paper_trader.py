@@ -14,13 +14,13 @@ Every input of a cycle (prices, target weights, volumes, volatilities) is checke
 :data:`INPUT_CONSTRAINTS` before anything is traded; the ``autopilot paper`` command checks
 the cells of its files with the same declarations, naming file, row and column.
 
-Order of writes in a cycle, all under the portfolio's lock: (1) one trade-log record with
-every fill of the cycle, tagged with the cycle number; (2) the portfolio state, whose
-``generation`` is that cycle number; (3) the calibrator state. The trade log's committed
-history is the records with ``cycle <= generation`` (a later record of the same cycle
-supersedes an earlier one), so a kill at any instant leaves no trade in the log that the
-portfolio does not reflect, and the reverse. A calibrator behind the portfolio is caught up
-from the committed log on the next cycle.
+A cycle is identified by its date and committed, under the state folder's lock, by one
+trade-log record holding its marks and every fill (see :mod:`autopilot.state.cycles`);
+then the portfolio snapshot (``generation`` = the cycle) and the calibrator are saved.
+Loading replays the committed records the snapshot does not reflect (marks, then fills,
+exactly as the cycle booked them), so a kill at any instant, or a damaged portfolio file,
+never loses a committed trade; a calibrator behind the book is caught up from the same
+records. Re-running the last date with the same inputs books nothing twice.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ import numpy as np
 
 from autopilot.cost_calibrator import CostCalibrator
 from autopilot.costs import ORDER_INPUTS, CostModel, Fill
-from autopilot.errors import InputError
+from autopilot.errors import InputError, StateError
 from autopilot.sdk.params import ConstrainedSettings, Interval, Param
+from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest, is_repeat
 from autopilot.state.journal import Journal
 from autopilot.state.state_file import StateFile
 
@@ -266,6 +267,7 @@ class CycleSummary:
     equity: float
     cash: float
     weights: dict[str, float]
+    repeated: bool = False
 
 
 def _check_inputs(column: str, values: Mapping[str, float] | None) -> dict[str, float]:
@@ -294,14 +296,19 @@ class PaperTrader:
     Parameters
     ----------
     state_dir : path-like
-        Holds ``portfolio.json``, ``cost_calibrator.json`` and ``trades.jsonl``.
+        The state folder: ``portfolio.json``, ``cost_calibrator.json``, ``trades.jsonl``
+        (one committed record per cycle) and the folder's lock.
     settings : TraderSettings, optional
     cost_model : CostModel, optional
         Its ``multiplier`` is replaced by the calibrator's fitted one each cycle.
-    initial_cash : float
-        Cash of a first run.
+    initial_cash : float, optional
+        Cash of a new book (with ``create``); for an existing book it must match the
+        folder's, or the cycle is refused.
     lock_timeout : float
         Seconds to wait for another cycle.
+    create : bool
+        Create the state folder if it holds no state yet; otherwise such a folder is
+        refused.
     """
 
     def __init__(
@@ -310,18 +317,23 @@ class PaperTrader:
         settings: TraderSettings | None = None,
         cost_model: CostModel | None = None,
         *,
-        initial_cash: float = 1_000_000.0,
+        initial_cash: float | None = None,
         lock_timeout: float = 30.0,
+        create: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.settings = settings or TraderSettings()
         self.cost_model = cost_model or CostModel()
+        self.initial_cash = initial_cash
+        self.create = create
+        self.folder = StateFolder(self.state_dir, lock_timeout=lock_timeout)
         self.portfolio_state = StateFile(
             self.state_dir / "portfolio.json",
             kind="portfolio",
             schema_version=SCHEMA_VERSION,
-            default=lambda: Portfolio(initial_cash).to_state(),
+            default=lambda: Portfolio(self.folder.settings()["initial_cash"]).to_state(),
             validate=Portfolio.from_state,
+            lock=self.folder.lock,
             lock_timeout=lock_timeout,
         )
         self.calibrator_state = StateFile(
@@ -333,59 +345,62 @@ class PaperTrader:
                 "last_cycle": 0,
             },
             validate=CostCalibrator.from_state,
+            lock=self.folder.lock,
+            lock_timeout=lock_timeout,
         )
         self.trade_log = Journal(self.state_dir / "trades.jsonl")
+        self.ledger = Ledger(self.portfolio_state, self.trade_log, _replay)
 
     def portfolio(self) -> Portfolio:
-        """The current book, read under the lock."""
+        """The book after the last committed cycle (reads only, takes no lock)."""
         return self.snapshot()[0]
 
     def snapshot(self) -> tuple[Portfolio, str | None, CostCalibrator]:
         """The book, the date of its last cycle, and the caught-up calibrator, in one read."""
-        with self.portfolio_state.locked():
-            data = self.portfolio_state.load()
-            calibrator = self._load_calibrator(self.portfolio_state.generation)
-            return Portfolio.from_state(data), data.get("as_of"), calibrator
+        self.folder.require()
+        data, last = self.ledger.load(writer=False)
+        calibrator = self._load_calibrator(last, writer=False)
+        return Portfolio.from_state(data), last.as_of, calibrator
+
+    def last_cycle(self) -> CycleId:
+        """The identity (number, date, inputs) of the last committed cycle."""
+        self.folder.require()
+        return self.ledger.load(writer=False)[1]
 
     def calibrator(self) -> CostCalibrator:
         """The cost calibrator, caught up with the committed trades."""
         return self.snapshot()[2]
 
     def committed_fills(self, up_to_cycle: int | None = None) -> list[dict[str, Any]]:
-        """Every fill of the cycles the portfolio reflects (or up to a cycle), in order."""
-        if up_to_cycle is None:
-            with self.portfolio_state.locked():
-                self.portfolio_state.load()
-                up_to_cycle = self.portfolio_state.generation
-        return self._committed_fills(up_to_cycle)
+        """Every fill of the committed cycles (or of those up to a cycle), in order."""
+        return [
+            fill
+            for record in self.trade_log.committed()
+            if up_to_cycle is None or record["cycle"] <= up_to_cycle
+            for fill in record["fills"]
+        ]
 
-    def _committed_fills(self, generation: int) -> list[dict[str, Any]]:
-        latest: dict[int, dict[str, Any]] = {}
-        for record in self.trade_log:
-            cycle = int(record["cycle"])
-            if cycle <= generation:
-                latest[cycle] = record  # a re-run of a cycle supersedes its orphan
-        return [fill for cycle in sorted(latest) for fill in latest[cycle]["fills"]]
-
-    def _load_calibrator(self, generation: int) -> CostCalibrator:
-        data = self.calibrator_state.load()
+    def _load_calibrator(self, last: CycleId, *, writer: bool) -> CostCalibrator:
+        data = self.calibrator_state.load() if writer else self.calibrator_state.read()
         calibrator = CostCalibrator.from_state(data)
         seen = int(data.get("last_cycle", 0))
-        if seen == generation:
+        if seen == last.cycle:
             return calibrator
-        if seen > generation:
-            # The portfolio went back (recovered from its .bak): so must the calibrator.
+        if seen > last.cycle:
+            # Only a log restored from an older copy can be behind the calibrator.
             logger.warning(
-                "cost calibrator is at cycle %d, the portfolio at %d: rebuilding "
-                "it from the committed trade log",
+                "cost calibrator is at cycle %d, the committed trades at %d: rebuilding "
+                "it from the trade log",
                 seen,
-                generation,
+                last.cycle,
             )
             calibrator = CostCalibrator(calibrator.window)
             seen = 0
-        # The portfolio was saved but the calibrator was not: replay the missing cycles.
-        for fill in self._committed_fills(generation):
-            if fill["cycle"] > seen:
+        # The book was committed but the calibrator was not saved: replay those cycles.
+        for record in self.trade_log.committed_after(seen):
+            if record["cycle"] > last.cycle:
+                break
+            for fill in record["fills"]:
                 self._record(calibrator, fill)
         calibrator.fit()
         return calibrator
@@ -403,6 +418,24 @@ class PaperTrader:
             base_predicted_bps=fill["base_cost_bps"],
         )
 
+    def _open_folder(self) -> None:
+        if self.create:
+            StateFolder.create(
+                self.state_dir,
+                initial_cash=self.initial_cash,
+                lock_timeout=self.folder.lock_timeout,
+            )
+        self.folder.require()
+
+    def _check_initial_cash(self) -> None:
+        kept = float(self.folder.manifest.load()["initial_cash"])
+        if self.initial_cash is not None and float(self.initial_cash) != kept:
+            raise StateError(
+                f"{self.state_dir}: the book was created with initial cash {kept:,.2f}; "
+                f"it cannot be given again as {self.initial_cash:,.2f}. Leave out the "
+                f"initial cash, or use another state folder for a new book."
+            )
+
     def run_cycle(
         self,
         day: Date,
@@ -412,12 +445,14 @@ class PaperTrader:
         volumes: Mapping[str, float] | None = None,
         volatilities: Mapping[str, float] | None = None,
     ) -> CycleSummary:
-        """Mark, rebalance toward ``target_weights``, simulate fills, book and persist.
+        """Mark, rebalance toward ``target_weights``, simulate fills, book and commit.
 
         Parameters
         ----------
         day : datetime.date
-            The cycle's date (marks carry it).
+            The cycle's date and identity (marks carry it). The date of the last
+            committed cycle again, with the same inputs, returns that cycle's summary and
+            books nothing; an earlier date, or other inputs for the same date, are refused.
         prices : mapping
             Arrival prices by security id; securities without a price are neither marked
             nor traded this cycle.
@@ -437,15 +472,33 @@ class PaperTrader:
             A price, weight, volume or volatility breaks :data:`INPUT_CONSTRAINTS` (named
             with its security), or the weights sum above 1 without leverage. Nothing is
             traded or written.
+        StateError
+            No state in the folder (and ``create`` not set), an earlier date, other inputs
+            for a committed date, or another initial cash.
         """
         prices = _check_inputs("price", prices)
         targets = _check_targets(target_weights, self.settings.allow_negative_cash)
         volumes = _check_inputs("volume", volumes)
         volatilities = _check_inputs("volatility", volatilities)
-        with self.portfolio_state.locked():
-            book = Portfolio.from_state(self.portfolio_state.load())
-            cycle = self.portfolio_state.generation + 1
-            calibrator = self._load_calibrator(cycle - 1)
+        inputs = inputs_digest([prices, targets, volumes, volatilities])
+        self._open_folder()
+        with self.folder.locked():
+            self._check_initial_cash()
+            data, last = self.ledger.load(writer=True)
+            book = Portfolio.from_state(data)
+            if is_repeat(last, day, inputs, f"paper book {self.state_dir}"):
+                record = self.ledger.last_record(last)
+                return CycleSummary(
+                    last.cycle,
+                    tuple(record["fills"]),
+                    tuple(StaleMark(**s) for s in record.get("stale", ())),
+                    book.equity(),
+                    book.cash,
+                    book.current_weights(),
+                    repeated=True,
+                )
+            cycle = last.cycle + 1
+            calibrator = self._load_calibrator(last, writer=True)
             model = replace(self.cost_model, multiplier=calibrator.multiplier)
             stale = book.mark(prices, day)
             rng = np.random.default_rng([self.settings.seed, cycle])
@@ -481,8 +534,18 @@ class PaperTrader:
                 }
                 fills.append(record)
                 self._record(calibrator, record)
-            self.trade_log.append({"cycle": cycle, "date": day.isoformat(), "fills": fills})
-            self.portfolio_state.save({**book.to_state(), "as_of": day.isoformat()})
+            self.ledger.commit(
+                {
+                    "cycle": cycle,
+                    "as_of": day.isoformat(),
+                    "date": day.isoformat(),
+                    "inputs": inputs,
+                    "marks": prices,
+                    "stale": [asdict(s) for s in stale],
+                    "fills": fills,
+                },
+                book.to_state(),
+            )
             calibrator.fit()
             self.calibrator_state.save({**calibrator.to_state(), "last_cycle": cycle})
         return CycleSummary(
@@ -524,3 +587,25 @@ class PaperTrader:
             orders.append((sid, 1 if delta > 0 else -1, float(shares), closing))
         orders.sort(key=lambda order: order[1])  # sells (-1) before buys (+1)
         return orders
+
+
+def _replay(data: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The book after a committed trade-log record: its marks, then its fills, in order."""
+    book = Portfolio.from_state(data)
+    day = Date.fromisoformat(record["date"])
+    book.mark(record.get("marks", {}), day)
+    for fill in record["fills"]:
+        book.apply(
+            fill["security_id"],
+            Fill(
+                side=fill["side"],
+                shares=fill["shares"],
+                arrival_price=fill["arrival_price"],
+                fill_price=fill["fill_price"],
+                predicted_cost_bps=fill["predicted_cost_bps"],
+                participation=fill["participation"],
+                volatility=fill["volatility"],
+            ),
+            day,
+        )
+    return book.to_state()

@@ -12,9 +12,12 @@ Seed T5, applied once per cycle by :func:`apply_cycle` (a pure function) and per
   there is not, new candidates are ranked by the configured score and incumbents keep
   their places (an incumbent in grace is still active: T5 lets it recover).
 
-Every cycle appends one audit record (decisions, verdicts, changes) to an append-only
-journal before the new state is written; a record whose ``generation`` was never saved
-(a crash in between) is superseded by the next record of the same cycle.
+A cycle is identified by its as-of date and committed by one audit record (decisions,
+verdicts, changes) appended to ``registry_audit.jsonl``; ``registry.json`` is the snapshot
+written after it. Loading replays the committed records the snapshot does not reflect yet,
+so a kill between the two, or a damaged snapshot, never loses a committed cycle; re-running
+the last as-of date with the same decisions changes nothing (see
+:mod:`autopilot.state.cycles`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ from typing import Any
 from autopilot.config import DEFAULT_PROMOTION_GRACE_CYCLES, RegistrySettings
 from autopilot.errors import InputError
 from autopilot.sdk.verdicts import Decision
+from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest, is_repeat
 from autopilot.state.journal import Journal
 from autopilot.state.state_file import StateFile
 
@@ -120,6 +124,17 @@ class Change:
             "score": self.score,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            str(data["strategy_id"]),
+            ChangeKind(data["kind"]),
+            int(data["consecutive_failures"]),
+            tuple(str(r) for r in data["reasons"]),
+            None if data.get("score") is None else float(data["score"]),
+        )
+
 
 @dataclass(frozen=True)
 class CycleReport:
@@ -128,6 +143,8 @@ class CycleReport:
     cycle: int
     changes: tuple[Change, ...]
     active: dict[str, StrategyRecord] = field(default_factory=dict)
+    as_of: str | None = None
+    repeated: bool = False
 
     def of_kind(self, kind: ChangeKind) -> list[str]:
         """Strategy ids with a change of ``kind``."""
@@ -162,6 +179,21 @@ def apply_cycle(
         The new active records and the changes, incumbents first (sorted by id), then new
         candidates in rank order.
     """
+    changes = decide_changes(
+        records, decisions, grace_cycles=grace_cycles, max_active=max_active, score=score
+    )
+    return apply_changes(records, changes, cycle=cycle, now=now), changes
+
+
+def decide_changes(
+    records: Mapping[str, StrategyRecord],
+    decisions: Sequence[Decision],
+    *,
+    grace_cycles: int = DEFAULT_PROMOTION_GRACE_CYCLES,
+    max_active: int | None = None,
+    score: Callable[[Decision], float] | None = None,
+) -> list[Change]:
+    """What one cycle's decisions do to each strategy (the rules of the module docstring)."""
     if grace_cycles < 1:
         raise ValueError(f"grace_cycles must be >= 1, was {grace_cycles}")
     by_id: dict[str, Decision] = {}
@@ -169,19 +201,11 @@ def apply_cycle(
         if decision.strategy_id in by_id:
             raise InputError(f"strategy {decision.strategy_id!r} appears twice in one cycle")
         by_id[decision.strategy_id] = decision
-    active: dict[str, StrategyRecord] = {}
     changes: list[Change] = []
     for sid in sorted(records):
         record = records[sid]
         found = by_id.get(sid)
         if found is not None and found.promotable:
-            active[sid] = replace(
-                record,
-                consecutive_failures=0,
-                last_cycle=cycle,
-                last_promotable=True,
-                last_reasons=(),
-            )
             changes.append(Change(sid, ChangeKind.KEPT, 0))
             continue
         reasons = reason_codes(found) if found is not None else (ABSENT,)
@@ -203,13 +227,6 @@ def apply_cycle(
                 grace_cycles,
                 ", ".join(reasons),
             )
-        active[sid] = replace(
-            record,
-            consecutive_failures=failures,
-            last_cycle=cycle,
-            last_promotable=False,
-            last_reasons=reasons,
-        )
         changes.append(Change(sid, kind, failures, reasons))
 
     newcomers = [d for d in decisions if d.promotable and d.strategy_id not in records]
@@ -222,17 +239,48 @@ def apply_cycle(
             d.strategy_id,
         )
     )
-    room = None if max_active is None else max(0, max_active - len(active))
+    staying = sum(1 for c in changes if c.kind is not ChangeKind.REMOVED)
+    room = None if max_active is None else max(0, max_active - staying)
     for decision in newcomers:
         sid = decision.strategy_id
         if room is not None and room == 0:
             changes.append(Change(sid, ChangeKind.NO_ROOM, 0, (), scores[sid]))
             continue
-        active[sid] = StrategyRecord(sid, promoted_at=now, promoted_cycle=cycle, last_cycle=cycle)
         changes.append(Change(sid, ChangeKind.PROMOTED, 0, (), scores[sid]))
         if room is not None:
             room -= 1
-    return dict(sorted(active.items())), changes
+    return changes
+
+
+def apply_changes(
+    records: Mapping[str, StrategyRecord], changes: Sequence[Change], *, cycle: int, now: str
+) -> dict[str, StrategyRecord]:
+    """The active records after ``changes``: the one path of a live cycle and of a replay."""
+    touched = {c.strategy_id for c in changes}
+    active = {sid: r for sid, r in records.items() if sid not in touched}
+    for change in changes:
+        sid = change.strategy_id
+        if change.kind is ChangeKind.PROMOTED:
+            active[sid] = StrategyRecord(
+                sid, promoted_at=now, promoted_cycle=cycle, last_cycle=cycle
+            )
+        elif change.kind is ChangeKind.KEPT:
+            active[sid] = replace(
+                records[sid],
+                consecutive_failures=0,
+                last_cycle=cycle,
+                last_promotable=True,
+                last_reasons=(),
+            )
+        elif change.kind in (ChangeKind.ENTERED_GRACE, ChangeKind.IN_GRACE):
+            active[sid] = replace(
+                records[sid],
+                consecutive_failures=change.consecutive_failures,
+                last_cycle=cycle,
+                last_promotable=False,
+                last_reasons=change.reasons,
+            )
+    return dict(sorted(active.items()))
 
 
 def _score_or_none(score: Callable[[Decision], float] | None, decision: Decision) -> float | None:
@@ -251,18 +299,36 @@ def _validate(data: dict[str, Any]) -> None:
             raise ValueError(f"record under {sid!r} names another strategy")
 
 
+def _records(data: Mapping[str, Any]) -> dict[str, StrategyRecord]:
+    return {sid: StrategyRecord.from_dict(r) for sid, r in data["strategies"].items()}
+
+
+def _state(records: Mapping[str, StrategyRecord]) -> dict[str, Any]:
+    return {"strategies": {sid: r.to_dict() for sid, r in records.items()}}
+
+
+def _replay(data: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The registry after a committed audit record (see :func:`apply_changes`)."""
+    changes = [Change.from_dict(c) for c in record["changes"]]
+    active = apply_changes(_records(data), changes, cycle=record["cycle"], now=record["time"])
+    return _state(active)
+
+
 class StrategyRegistry:
     """The persisted set of active strategies of one state folder.
 
     Parameters
     ----------
     state_dir : path-like
-        Folder of ``registry.json`` (with ``.bak`` and ``.lock``) and
-        ``registry_audit.jsonl``.
+        The state folder: ``registry.json`` (the snapshot, with ``.bak``),
+        ``registry_audit.jsonl`` (one committed record per cycle) and the folder's lock.
     settings : RegistrySettings
         Grace cycles and ``max_active`` from the environment's YAML.
     lock_timeout : float
         Seconds to wait for another cycle to finish.
+    create : bool
+        Create the state folder if it holds no state yet; otherwise such a folder is
+        refused (a typo in a path never starts a second, empty registry).
     """
 
     def __init__(
@@ -271,53 +337,93 @@ class StrategyRegistry:
         settings: RegistrySettings | None = None,
         *,
         lock_timeout: float = 30.0,
+        create: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.settings = settings or RegistrySettings()
+        self.create = create
+        self.folder = StateFolder(self.state_dir, lock_timeout=lock_timeout)
         self.state = StateFile(
             self.state_dir / "registry.json",
             kind="registry",
             schema_version=SCHEMA_VERSION,
-            default=lambda: {"strategies": {}},
+            default=lambda: _state({}),
             validate=_validate,
+            lock=self.folder.lock,
             lock_timeout=lock_timeout,
         )
         self.audit = Journal(self.state_dir / "registry_audit.jsonl")
+        self.ledger = Ledger(self.state, self.audit, _replay)
 
     def active(self) -> dict[str, StrategyRecord]:
-        """The active strategies, read under the lock."""
-        with self.state.locked():
-            return self._records(self.state.load())
+        """The active strategies of the last committed cycle (reads only, takes no lock)."""
+        return self.snapshot()[0]
 
-    @staticmethod
-    def _records(data: dict[str, Any]) -> dict[str, StrategyRecord]:
-        return {sid: StrategyRecord.from_dict(r) for sid, r in data["strategies"].items()}
+    def snapshot(self) -> tuple[dict[str, StrategyRecord], CycleId]:
+        """The active strategies and the identity of the last committed cycle."""
+        self.folder.require()
+        data, last = self.ledger.load(writer=False)
+        return _records(data), last
 
     def update(
         self,
         decisions: Sequence[Decision],
         *,
+        as_of: date,
         score: Callable[[Decision], float] | None = None,
         context: Mapping[str, Any] | None = None,
+        environment: str | None = None,
+        switch_environment: bool = False,
         now: datetime | None = None,
     ) -> CycleReport:
-        """Apply one cycle's decisions: load, decide, audit, save, all under the lock.
+        """Apply one cycle's decisions: load, decide, commit, all under the folder's lock.
 
         Parameters
         ----------
         decisions : sequence of Decision
             This cycle's combined gate verdicts.
+        as_of : datetime.date
+            The cycle's identity: the date of the data it decided on. The last committed
+            date again with the same decisions and settings returns the committed report
+            and changes nothing; an earlier date, or other decisions for the same date,
+            are refused.
         score : callable, optional
             Ranks new candidates when ``max_active`` leaves too little room (higher first).
         context : mapping, optional
-            Extra audit fields: environment, config hash, plugin names and versions.
+            Extra audit fields (config hash, plugin versions), kept under ``context``.
+        environment : str, optional
+            The environment; a folder keeps the environment of its first cycle.
+        switch_environment : bool
+            Accept an environment other than the folder's.
         now : datetime, optional
-            The cycle's time (UTC now by default).
+            The cycle's wall-clock time (UTC now by default).
+
+        Raises
+        ------
+        StateError
+            No state in the folder (and ``create`` not set), an earlier as-of date, other
+            decisions for a committed date, or another environment.
         """
         timestamp = (now or datetime.now(UTC)).isoformat()
-        with self.state.locked():
-            records = self._records(self.state.load())
-            cycle = self.state.generation + 1
+        inputs = inputs_digest(
+            {
+                "decisions": [d.to_dict() for d in decisions],
+                "settings": asdict(self.settings),
+            }
+        )
+        if self.create:
+            StateFolder.create(self.state_dir, lock_timeout=self.folder.lock_timeout)
+        self.folder.require()
+        with self.folder.locked():
+            if environment is not None:
+                self.folder.bind_environment(environment, switch=switch_environment)
+            data, last = self.ledger.load(writer=True)
+            records = _records(data)
+            if is_repeat(last, as_of, inputs, f"registry {self.state_dir}"):
+                committed = self.ledger.last_record(last)["changes"]
+                done = tuple(Change.from_dict(c) for c in committed)
+                return CycleReport(last.cycle, done, records, last.as_of, repeated=True)
+            cycle = last.cycle + 1
             active, changes = apply_cycle(
                 records,
                 decisions,
@@ -327,38 +433,36 @@ class StrategyRegistry:
                 max_active=self.settings.max_active,
                 score=score,
             )
-            self.audit.append(
-                {
-                    "cycle": cycle,
-                    "time": timestamp,
-                    **dict(context or {}),
-                    "settings": {
-                        "promotion_grace_cycles": self.settings.promotion_grace_cycles,
-                        "max_active": self.settings.max_active,
-                    },
-                    "decisions": [d.to_dict() for d in decisions],
-                    "changes": [c.to_dict() for c in changes],
-                }
-            )
-            self.state.save({"strategies": {sid: r.to_dict() for sid, r in active.items()}})
-        return CycleReport(cycle, tuple(changes), active)
+            record = {
+                "cycle": cycle,
+                "time": timestamp,
+                "as_of": as_of.isoformat(),
+                "inputs": inputs,
+                "environment": environment,
+                "context": dict(context or {}),
+                "settings": {
+                    "promotion_grace_cycles": self.settings.promotion_grace_cycles,
+                    "max_active": self.settings.max_active,
+                },
+                "decisions": [d.to_dict() for d in decisions],
+                "changes": [c.to_dict() for c in changes],
+            }
+            self.ledger.commit(record, _state(active))
+        return CycleReport(cycle, tuple(changes), active, as_of.isoformat())
 
     def history(self, strategy_id: str) -> list[dict[str, Any]]:
-        """One strategy's story: per cycle, its decision (if any) and its change (if any)."""
-        # A later record of the same cycle supersedes one whose save never happened.
-        latest: dict[int, dict[str, Any]] = {}
-        for record in self.audit:
-            latest[int(record["cycle"])] = record
+        """One strategy's story: per committed cycle, its decision and its change (if any)."""
+        self.folder.require()
         story = []
-        for cycle in sorted(latest):
-            record = latest[cycle]
+        for record in self.audit.committed():
             decision = _find(record.get("decisions", []), strategy_id)
             change = _find(record.get("changes", []), strategy_id)
             if decision is None and change is None:
                 continue
             story.append(
                 {
-                    "cycle": cycle,
+                    "cycle": record["cycle"],
+                    "as_of": record.get("as_of"),
                     "time": record.get("time"),
                     "environment": record.get("environment"),
                     "decision": decision,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 
 from autopilot.errors import InputError
@@ -15,6 +16,8 @@ __all__ = [
     "EXIT_USAGE",
     "check_writable",
     "environment_parent",
+    "format_parent",
+    "parse_date",
     "returns_parent",
     "state_parent",
     "verbose_parent",
@@ -46,6 +49,21 @@ def state_parent(*, group: bool) -> argparse.ArgumentParser:
         default=Path("state") if group else argparse.SUPPRESS,
         help="state folder (default: state)",
     )
+    return parent
+
+
+def parse_date(text: str, option: str) -> date:
+    """An ISO date given on the command line, or an InputError naming the option."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not a date like 2024-01-31") from None
+
+
+def format_parent() -> argparse.ArgumentParser:
+    """``--format table|json``: a person reads the table, a script the JSON."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--format", choices=("table", "json"), default="table")
     return parent
 
 

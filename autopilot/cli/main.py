@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from autopilot import __version__
-from autopilot.cli import config, example, gates, paper, registry
+from autopilot.cli import config, example, gates, init, paper, registry
 from autopilot.cli._common import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of environment YAML files (default: configs)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (gates, registry, paper, config, example):
+    for group in (init, gates, registry, paper, config, example):
         group.add_commands(commands)
     return parser
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from autopilot.cli._common import EXIT_OK, state_parent, verbose_parent
+from autopilot.cli._common import (
+    EXIT_OK,
+    format_parent,
+    parse_date,
+    state_parent,
+    verbose_parent,
+)
 from autopilot.errors import InputError
 
 __all__ = ["add_commands"]
@@ -21,12 +30,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     paper_commands = paper.add_subparsers(dest="paper_command", required=True)
     status = paper_commands.add_parser(
-        "status", parents=[verbose, state], help="positions, marks, cash, equity and costs"
+        "status",
+        parents=[verbose, state, format_parent()],
+        help="positions, marks, cash, equity and costs",
     )
     status.set_defaults(handler=paper_status)
     rebalance = paper_commands.add_parser(
         "rebalance",
-        parents=[verbose, state],
+        parents=[verbose, state, format_parent()],
         help="one paper cycle: mark, trade toward target weights, book the fills",
     )
     rebalance.add_argument(
@@ -40,8 +51,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     rebalance.add_argument("--date", required=True, help="the cycle's date, YYYY-MM-DD")
     rebalance.add_argument(
-        "--initial-cash", type=float, default=1_000_000.0, help="cash of a new book"
+        "--init", action="store_true", help="create the state folder if it holds no state yet"
     )
+    rebalance.add_argument(
+        "--initial-cash",
+        type=float,
+        help="cash of a new book, with --init (default 1,000,000); an existing book keeps its own",
+    )
+    rebalance.add_argument("--lock-timeout", type=float, default=30.0, help="seconds (default 30)")
     rebalance.set_defaults(handler=paper_rebalance)
 
 
@@ -49,16 +66,25 @@ def paper_rebalance(args: argparse.Namespace) -> int:
     """Run one paper cycle from a prices file and a targets file."""
     from autopilot.market.returns_io import read_security_table
     from autopilot.paper_trader import INPUT_CONSTRAINTS, PaperTrader
+    from autopilot.state.cycles import StateFolder
 
-    try:
-        day = date.fromisoformat(args.date)
-    except ValueError:
-        raise InputError(f"--date: {args.date!r} is not a date like 2024-01-31") from None
+    day = parse_date(args.date, "--date")
+    if args.initial_cash is not None and not (
+        math.isfinite(args.initial_cash) and args.initial_cash > 0
+    ):
+        raise InputError(f"--initial-cash must be a positive number, was {args.initial_cash!r}")
+    if not args.init:
+        StateFolder(args.state_dir).require()  # before any work: a typo fails fast
     prices = read_security_table(
         args.prices, ("price",), ("volume", "volatility"), INPUT_CONSTRAINTS
     )
     targets = read_security_table(args.targets, ("weight",), (), INPUT_CONSTRAINTS)["weight"]
-    trader = PaperTrader(args.state_dir, initial_cash=args.initial_cash)
+    trader = PaperTrader(
+        args.state_dir,
+        initial_cash=args.initial_cash,
+        lock_timeout=args.lock_timeout,
+        create=args.init,
+    )
     summary = trader.run_cycle(
         day,
         prices["price"],
@@ -66,6 +92,26 @@ def paper_rebalance(args: argparse.Namespace) -> int:
         volumes=prices.get("volume"),
         volatilities=prices.get("volatility"),
     )
+    if args.format == "json":
+        payload = {
+            "state_dir": str(args.state_dir),
+            "cycle": summary.cycle,
+            "date": day.isoformat(),
+            "repeated": summary.repeated,
+            "fills": list(summary.fills),
+            "stale": [asdict(s) for s in summary.stale],
+            "equity": summary.equity,
+            "cash": summary.cash,
+            "weights": summary.weights,
+        }
+        print(json.dumps(payload, indent=1))
+        return EXIT_OK
+    if summary.repeated:
+        print(
+            f"cycle {summary.cycle} of {day} was already committed with these inputs; "
+            f"nothing traded ({len(summary.fills)} fills then, equity {summary.equity:,.2f})"
+        )
+        return EXIT_OK
     for fill in summary.fills:
         side = "buy " if fill["side"] == 1 else "sell"
         print(
@@ -75,8 +121,8 @@ def paper_rebalance(args: argparse.Namespace) -> int:
             f"predicted {fill['predicted_cost_bps']:.2f})"
         )
     print(
-        f"\ncycle {summary.cycle}: {len(summary.fills)} fills, equity {summary.equity:,.2f}, "
-        f"cash {summary.cash:,.2f}, {len(summary.stale)} stale marks"
+        f"\ncycle {summary.cycle} of {day}: {len(summary.fills)} fills, "
+        f"equity {summary.equity:,.2f}, cash {summary.cash:,.2f}, {len(summary.stale)} stale marks"
     )
     return EXIT_OK
 
@@ -87,6 +133,28 @@ def paper_status(args: argparse.Namespace) -> int:
 
     book, as_of, calibrator = PaperTrader(args.state_dir).snapshot()
     weights = book.current_weights()
+    surprise = calibrator.compute_cost_surprise()
+    if args.format == "json":
+        payload = {
+            "state_dir": str(args.state_dir),
+            "as_of": as_of,
+            "cash": book.cash,
+            "equity": book.equity(),
+            "positions": [
+                {**asdict(p), "weight": weights.get(sid)}
+                for sid, p in sorted(book.positions.items())
+            ],
+            "costs": {
+                "fills": surprise.count,
+                "mean_bps": calibrator.mean_cost_bps(),
+                "surprise_weighted_mean_bps": surprise.weighted_mean_bps,
+                "surprise_median_bps": surprise.median_bps,
+                "price_improvements": surprise.price_improvements,
+                "multiplier": calibrator.multiplier,
+            },
+        }
+        print(json.dumps(payload, indent=1))
+        return EXIT_OK
     print(f"book as of {as_of or 'never traded'} ({args.state_dir})")
     if book.positions:
         print(
@@ -111,7 +179,6 @@ def paper_status(args: argparse.Namespace) -> int:
             f"{pnl if pnl is not None else float('nan'):>13,.2f}  {stale}"
         )
     print(f"cash {book.cash:,.2f}   equity {book.equity():,.2f}")
-    surprise = calibrator.compute_cost_surprise()
     print(
         f"costs over {surprise.count} fills: mean {calibrator.mean_cost_bps():+.2f} bps, "
         f"surprise (actual - predicted) {surprise.weighted_mean_bps:+.2f} bps weighted, "

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autopilot.cli._common import (
     EXIT_OK,
     environment_parent,
+    format_parent,
+    parse_date,
     returns_parent,
     state_parent,
     verbose_parent,
 )
 from autopilot.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_commands"]
 
@@ -26,17 +35,32 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="the active strategies and their story",
     )
     registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    output = format_parent()
     update = registry_commands.add_parser(
         "update",
-        parents=[verbose, state, returns_parent(), environment_parent()],
+        parents=[verbose, state, returns_parent(), environment_parent(), output],
         help="run one cycle: evaluate a batch and update the active set",
+    )
+    update.add_argument(
+        "--as-of",
+        help="the cycle's date (default: the batch's last date); a cycle is identified by it",
+    )
+    update.add_argument(
+        "--init", action="store_true", help="create the state folder if it holds no state yet"
+    )
+    update.add_argument(
+        "--switch-environment",
+        action="store_true",
+        help="accept an environment other than the one this state folder was run with",
     )
     update.add_argument("--lock-timeout", type=float, default=30.0, help="seconds (default 30)")
     update.set_defaults(handler=registry_update)
-    show = registry_commands.add_parser("show", parents=[verbose, state], help="the active set")
+    show = registry_commands.add_parser(
+        "show", parents=[verbose, state, output], help="the active set"
+    )
     show.set_defaults(handler=registry_show)
     history = registry_commands.add_parser(
-        "history", parents=[verbose, state], help="one strategy's story, cycle by cycle"
+        "history", parents=[verbose, state, output], help="one strategy's story, cycle by cycle"
     )
     history.add_argument("strategy_id")
     history.set_defaults(handler=registry_history)
@@ -48,42 +72,86 @@ def registry_update(args: argparse.Namespace) -> int:
     from autopilot.market.returns_io import read_candidates
     from autopilot.promotion_gate import GateSet
     from autopilot.registry import ChangeKind, StrategyRegistry
+    from autopilot.state.cycles import StateFolder
 
+    if not args.init:
+        StateFolder(args.state_dir).require()  # before any work: a typo fails fast
     config = load_config(args.env, args.config_dir)
+    registry = StrategyRegistry(
+        args.state_dir, config.registry, lock_timeout=args.lock_timeout, create=args.init
+    )
     gate_set = GateSet(config)
     score = gate_set.score_function()
     batch = read_candidates(args.file, args.regimes)
+    as_of = _as_of(args.as_of, batch.dates, args.file)
     decisions = gate_set.evaluate(batch)
-    registry = StrategyRegistry(args.state_dir, config.registry, lock_timeout=args.lock_timeout)
     report = registry.update(
         decisions,
+        as_of=as_of,
         score=score,
+        environment=config.environment,
+        switch_environment=args.switch_environment,
         context={
-            "environment": config.environment,
             "config_hash": gate_set.config_hash,
             "plugins": gate_set.catalog.plugin_versions(),
         },
     )
+    if args.format == "json":
+        payload = {
+            "state_dir": str(args.state_dir),
+            "environment": config.environment,
+            "cycle": report.cycle,
+            "as_of": report.as_of,
+            "repeated": report.repeated,
+            "active": sorted(report.active),
+            "changes": [change.to_dict() for change in report.changes],
+        }
+        print(json.dumps(payload, indent=1))
+        return EXIT_OK
+    if report.repeated:
+        print(
+            f"cycle {report.cycle} as of {report.as_of} was already committed with these "
+            f"decisions; nothing changed ({len(report.active)} active, state {args.state_dir})"
+        )
+        return EXIT_OK
     for change in report.changes:
         reasons = f"  ({', '.join(change.reasons)})" if change.reasons else ""
         failures = f" {change.consecutive_failures}/{config.registry.promotion_grace_cycles}"
         shown = failures if change.consecutive_failures else ""
         print(f"{change.kind.value:<22}{change.strategy_id}{shown}{reasons}")
     print(
-        f"\ncycle {report.cycle}: {len(report.active)} active, "
+        f"\ncycle {report.cycle} as of {report.as_of}: {len(report.active)} active, "
         f"{len(report.of_kind(ChangeKind.PROMOTED))} promoted, "
         f"{len(report.of_kind(ChangeKind.REMOVED))} removed (state {args.state_dir})"
     )
     return EXIT_OK
 
 
+def _as_of(given: str | None, dates: pd.DatetimeIndex | None, path: Path) -> date:
+    if given is not None:
+        return parse_date(given, "--as-of")
+    if dates is None or len(dates) == 0:
+        raise InputError(f"{path}: the batch has no dates; give the cycle's date with --as-of")
+    return dates[-1].date()
+
+
 def registry_show(args: argparse.Namespace) -> int:
     """Print the active set."""
     from autopilot.registry import StrategyRegistry
 
-    active = StrategyRegistry(args.state_dir).active()
+    active, last = StrategyRegistry(args.state_dir).snapshot()
+    if args.format == "json":
+        payload = {
+            "state_dir": str(args.state_dir),
+            "cycle": last.cycle,
+            "as_of": last.as_of,
+            "active": [record.to_dict() for record in active.values()],
+        }
+        print(json.dumps(payload, indent=1))
+        return EXIT_OK
+    print(f"cycle {last.cycle} as of {last.as_of or '-'} ({args.state_dir})")
     if not active:
-        print(f"no active strategies in {args.state_dir}")
+        print("no active strategies")
         return EXIT_OK
     width = max(len(sid) for sid in active)
     print(f"{'strategy'.ljust(width)}  promoted (cycle)                  failures  last reasons")
@@ -106,6 +174,9 @@ def registry_history(args: argparse.Namespace) -> int:
             f"no cycle in {args.state_dir / 'registry_audit.jsonl'} mentions "
             f"{args.strategy_id!r}; `autopilot registry show` lists the active strategies"
         )
+    if args.format == "json":
+        print(json.dumps({"strategy_id": args.strategy_id, "cycles": story}, indent=1))
+        return EXIT_OK
     for entry in story:
         decision = entry["decision"]
         change = entry["change"]
@@ -122,5 +193,9 @@ def registry_history(args: argparse.Namespace) -> int:
                 )
             )
         what = change["kind"] if change else "-"
-        print(f"cycle {entry['cycle']:>4}  {entry['time'][:19]}  {what:<22} {verdict}")
+        as_of = entry["as_of"] or "-"
+        print(
+            f"cycle {entry['cycle']:>4}  as of {as_of:<10}  {entry['time'][:19]}  "
+            f"{what:<22} {verdict}"
+        )
     return EXIT_OK

@@ -13,13 +13,16 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from autopilot._atomic_write import fsync_directory
+from autopilot.errors import StateError
 
 __all__ = ["Journal"]
 
 logger = logging.getLogger(__name__)
+
+_TAIL_BLOCK = 1 << 16
 
 
 class Journal:
@@ -51,6 +54,83 @@ class Journal:
         if created:
             fsync_directory(self.path.parent)
 
+    def committed(self) -> list[dict[str, Any]]:
+        """Every committed cycle record, in cycle order: the one reader of a cycle log.
+
+        A record is committed once its line is complete (see :mod:`autopilot.state.cycles`).
+        Logs written before that rule could hold a second record of a cycle whose state
+        was never saved; the later one, the re-run, is the committed one.
+        """
+        latest: dict[int, dict[str, Any]] = {}
+        for record in self:
+            latest[_cycle_of(record, self.path)] = record
+        return [latest[cycle] for cycle in sorted(latest)]
+
+    def committed_after(self, cycle: int) -> list[dict[str, Any]]:
+        """The committed records of the cycles after ``cycle``, in order, read from the end.
+
+        Only the tail of the file is read, so the cost does not grow with the history.
+
+        Raises
+        ------
+        StateError
+            The records after ``cycle`` do not follow it one by one (a record is missing).
+        """
+        found: dict[int, dict[str, Any]] = {}
+        for record in self._reversed():
+            number = _cycle_of(record, self.path)
+            if number <= cycle:
+                break
+            found.setdefault(number, record)  # read backwards: the first seen is the latest
+        numbers = sorted(found)
+        if numbers != list(range(cycle + 1, cycle + 1 + len(numbers))):
+            raise StateError(
+                f"{self.path}: after cycle {cycle} the log holds cycles {numbers}, not one "
+                f"after the other; a record is missing. Restore the log from a copy."
+            )
+        return [found[n] for n in numbers]
+
+    def _reversed(self) -> Iterator[dict[str, Any]]:
+        """Complete records from the last to the first, reading blocks from the end."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as handle:
+            end = self._end_of_last_line(handle)
+            position, rest = end, b""
+            while position > 0:
+                step = min(_TAIL_BLOCK, position)
+                position -= step
+                handle.seek(position)
+                lines = (handle.read(step) + rest).split(b"\n")
+                rest = lines[0]  # the start of this line lies in an earlier block
+                for raw in reversed(lines[1:]):
+                    record = _parse(raw, self.path)
+                    if record is not None:
+                        yield record
+            record = _parse(rest, self.path)
+            if record is not None:
+                yield record
+
+    def _end_of_last_line(self, handle: BinaryIO) -> int:
+        """Offset just past the last newline; bytes after it are a line torn by a crash."""
+        size = handle.seek(0, os.SEEK_END)
+        position = size
+        while position > 0:
+            step = min(_TAIL_BLOCK, position)
+            position -= step
+            handle.seek(position)
+            newline = handle.read(step).rfind(b"\n")
+            if newline >= 0:
+                end = position + newline + 1
+                break
+        else:
+            end = 0
+        if end < size:
+            logger.warning(
+                "%s: the last line is incomplete (a write was interrupted); ignored", self.path
+            )
+        return end
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Yield every complete record, skipping (with a warning) torn or garbled lines."""
         if not self.path.exists():
@@ -75,3 +155,24 @@ class Journal:
                     yield record
                 else:
                     logger.warning("%s: line %d is not a JSON object; ignored", self.path, number)
+
+
+def _parse(raw: bytes, path: Path) -> dict[str, Any] | None:
+    if not raw.strip():
+        return None
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        logger.warning("%s: a line is not valid JSON; ignored", path)
+        return None
+    if not isinstance(record, dict):
+        logger.warning("%s: a line is not a JSON object; ignored", path)
+        return None
+    return record
+
+
+def _cycle_of(record: dict[str, Any], path: Path) -> int:
+    cycle = record.get("cycle")
+    if not isinstance(cycle, int) or isinstance(cycle, bool) or cycle < 1:
+        raise StateError(f"{path}: a record has cycle {cycle!r}, not a positive integer")
+    return cycle

@@ -10,8 +10,15 @@ A state file holds ``{"kind", "schema_version", "generation", "data"}``. Loading
 * a newer ``schema_version`` than this code knows: :class:`StateError` (upgrade first);
   the file is left untouched.
 
-A whole read-modify-write runs under :meth:`StateFile.locked`, an inter-process lock on
-``<name>.lock``; a timeout raises :class:`StateLockTimeout` before anything is written.
+A whole read-modify-write runs under :meth:`StateFile.locked`, an inter-process lock (its
+own ``<name>.lock``, or the lock of the state folder shared by every file of a cycle); a
+timeout raises :class:`StateLockTimeout` before anything is written. :meth:`StateFile.save`
+is refused unless :meth:`StateFile.load` ran under the same hold of the lock, so no write
+can be based on a version another process has since replaced.
+
+:meth:`StateFile.read` is for readers: no lock, no sweeping of temp files, nothing moved
+aside. A corrupt file is reported and its backup read in memory; the files stay as they
+are (a read-only folder works).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from autopilot._atomic_write import (
 )
 from autopilot.errors import StateError, StateLockTimeout
 
-__all__ = ["StateFile"]
+__all__ = ["BothUnusableError", "StateFile", "hold"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +51,10 @@ Validator = Callable[[dict[str, Any]], object]  # the return value is ignored
 
 class _Unusable(Exception):
     """A state file that exists but cannot be used (reason in the message)."""
+
+
+class BothUnusableError(StateError):
+    """The file and its backup are both unusable (a caller with a full log can rebuild)."""
 
 
 class StateFile:
@@ -65,6 +76,9 @@ class StateFile:
         shape; such a file is treated as corrupt.
     lock_timeout : float
         Seconds to wait for the lock.
+    lock : filelock.BaseFileLock, optional
+        A lock shared with the other files of a cycle (the state folder's); by default the
+        file has its own ``<name>.lock``.
     """
 
     def __init__(
@@ -76,6 +90,7 @@ class StateFile:
         default: Callable[[], dict[str, Any]],
         validate: Validator | None = None,
         lock_timeout: float = 30.0,
+        lock: filelock.BaseFileLock | None = None,
     ) -> None:
         self.path = Path(path)
         self.kind = kind
@@ -84,7 +99,8 @@ class StateFile:
         self.validate = validate
         self.lock_timeout = lock_timeout
         self.generation = 0
-        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._lock = lock or filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._loaded_under_lock = False
 
     @property
     def backup(self) -> Path:
@@ -95,28 +111,46 @@ class StateFile:
     def locked(self) -> Iterator[StateFile]:
         """Hold the inter-process lock of this file for a whole read-modify-write."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            raise StateLockTimeout(
-                f"{self.path}: another process holds {self._lock.lock_file} for more than "
-                f"{self.lock_timeout:g} s; nothing was written. Wait for it to finish, or "
-                f"check that no cycle is stuck."
-            ) from None
-        try:
-            yield self
-        finally:
-            self._lock.release()
+        with hold(self._lock, self.path, self.lock_timeout):
+            self._loaded_under_lock = False
+            try:
+                yield self
+            finally:
+                self._loaded_under_lock = False
 
     def load(self) -> dict[str, Any]:
-        """Return the data, recovering from the backup when the file is corrupt."""
-        swept = sweep_temp_files(self.path)
-        if swept:
-            logger.warning(
-                "removed %d temporary file(s) left by an interrupted write of %s",
-                len(swept),
-                self.path,
-            )
+        """Return the data, recovering from the backup when the file is corrupt.
+
+        The writer's load: temp files of an interrupted write are swept and a corrupt file
+        is moved aside. Readers use :meth:`read`.
+        """
+        data = self._load(repair=True)
+        self._loaded_under_lock = self._lock.is_locked
+        return data
+
+    def start_over(self) -> dict[str, Any]:
+        """The default data at generation 0, for a caller that rebuilds the state itself.
+
+        Used when the file and its backup are both unusable but a complete log of every
+        cycle exists; a following :meth:`save` is allowed as after :meth:`load`.
+        """
+        self.generation = 0
+        self._loaded_under_lock = self._lock.is_locked
+        return self.default()
+
+    def read(self) -> dict[str, Any]:
+        """Return the data like :meth:`load`, without writing anything or taking the lock."""
+        return self._load(repair=False)
+
+    def _load(self, *, repair: bool) -> dict[str, Any]:
+        if repair:
+            swept = sweep_temp_files(self.path)
+            if swept:
+                logger.warning(
+                    "removed %d temporary file(s) left by an interrupted write of %s",
+                    len(swept),
+                    self.path,
+                )
         if not self.path.exists() and not self.backup.exists():
             self.generation = 0
             return self.default()
@@ -126,12 +160,15 @@ class StateFile:
                 return self._accept(self.path, self._read(self.path))
             except _Unusable as exc:
                 problem = str(exc)
-                moved = self._move_aside()
+                if repair:
+                    moved = f"moved to {self._move_aside().name}"
+                else:
+                    moved = "left in place (reading only)"
                 logger.error(
-                    "%s is unusable (%s); moved to %s, loading %s",
+                    "%s is unusable (%s); %s, loading %s",
                     self.path,
                     problem,
-                    moved.name,
+                    moved,
                     self.backup.name,
                 )
         else:
@@ -142,7 +179,7 @@ class StateFile:
             data = self._accept(self.backup, self._read(self.backup))
         except _Unusable as exc:
             main = f"{self.path} ({problem})" if problem else f"{self.path} (missing)"
-            raise StateError(
+            raise BothUnusableError(
                 f"cannot load {self.kind} state: {main} and its backup {self.backup} ({exc}) "
                 f"are both unusable. Restore a copy of {self.path.name} from elsewhere, or "
                 f"repair one of the files (corrupt versions are kept as "
@@ -154,9 +191,21 @@ class StateFile:
         )
         return data
 
-    def save(self, data: dict[str, Any]) -> int:
-        """Write ``data`` as the next generation; returns the generation written."""
-        generation = self.generation + 1
+    def save(self, data: dict[str, Any], generation: int | None = None) -> int:
+        """Write ``data`` as the next (or the given) generation; returns the generation.
+
+        Raises
+        ------
+        StateError
+            :meth:`load` did not run under the lock held now: the write could overwrite a
+            version this process never saw.
+        """
+        if not (self._loaded_under_lock and self._lock.is_locked):
+            raise StateError(
+                f"{self.path}: save() without load() under the same hold of the lock is "
+                f"refused; run the whole read-modify-write inside `with state.locked():`"
+            )
+        generation = self.generation + 1 if generation is None else generation
         payload = {
             "kind": self.kind,
             "schema_version": self.schema_version,
@@ -219,3 +268,20 @@ class StateFile:
         os.replace(self.path, target)
         fsync_directory(self.path.parent)
         return target
+
+
+@contextmanager
+def hold(lock: filelock.BaseFileLock, what: Path, timeout: float) -> Iterator[None]:
+    """Hold ``lock``; a timeout becomes :class:`StateLockTimeout` naming ``what``."""
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise StateLockTimeout(
+            f"{what}: another process holds {lock.lock_file} for more than {timeout:g} s; "
+            f"nothing was written. Try again when it has finished, or check that no cycle "
+            f"is stuck."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

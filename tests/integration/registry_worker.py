@@ -25,10 +25,11 @@ import os
 import random
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from autopilot.config import RegistrySettings
+from autopilot.errors import StateError
 from autopilot.registry import (
     Change,
     StrategyRecord,
@@ -84,6 +85,11 @@ def cycle_time(k: int) -> datetime:
     return BASE_TIME + timedelta(minutes=k)
 
 
+def as_of(k: int) -> date:
+    """The as-of date of cycle ``k``."""
+    return BASE_TIME.date() + timedelta(days=k)
+
+
 def score(decision: Decision) -> float:
     """Rank newcomers by the sharpe verdict's value (NaN when missing: ranked last)."""
     value = next((v.value for v in decision.verdicts if v.gate == "sharpe"), None)
@@ -113,22 +119,31 @@ def _concurrent(state_dir: str, worker: int, cycles: int, go_file: str) -> int:
             print("no go signal", file=sys.stderr)
             return 3
         time.sleep(0.002)
-    for i in range(cycles):
-        StrategyRegistry(state_dir, SETTINGS, lock_timeout=120.0).update(
-            decision_set(worker * 1000 + i),
-            score=score,
-            context={"worker": worker, "i": i},
-        )
+    i = 0
+    while i < cycles:
+        # Like a scheduler: take the day after the last committed cycle; when another
+        # worker committed that day first, the cycle is refused and retried on the next.
+        registry = StrategyRegistry(state_dir, SETTINGS, lock_timeout=120.0)
+        day = as_of(registry.snapshot()[1].cycle + 1)
+        try:
+            registry.update(
+                decision_set(worker * 1000 + i),
+                as_of=day,
+                score=score,
+                context={"worker": worker, "i": i},
+            )
+        except StateError:
+            continue
+        i += 1
     return 0
 
 
 def _loop_forever(state_dir: str) -> None:
     """A forked child: registry cycles in a tight loop, until SIGKILL."""
     registry = StrategyRegistry(state_dir, SETTINGS)
-    registry.active()
-    k = registry.state.generation + 1
+    k = registry.snapshot()[1].cycle + 1
     while True:
-        report = registry.update(decision_set(k), score=score, now=cycle_time(k))
+        report = registry.update(decision_set(k), as_of=as_of(k), score=score, now=cycle_time(k))
         if report.cycle != k:
             raise AssertionError(f"cycle {report.cycle} written where {k} was expected")
         k += 1

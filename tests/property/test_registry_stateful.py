@@ -2,9 +2,11 @@
 
 The model is ``strategy id -> consecutive failures``. Rules run cycles (pass, fail,
 insufficient data, error, absent, shadow-only failures, promotable and failing newcomers),
-reload the registry with a new object, and corrupt or delete ``registry.json`` so that the
-next load recovers the previous generation from ``registry.json.bak``. The model tracks which
-generation each of the two files holds, so it knows exactly what a recovery must give.
+retry the last as-of date, reload the registry with a new object, put an older snapshot
+back (a kill between a cycle's commit record and its state save), and corrupt or delete
+``registry.json`` and its backup. The model never goes back: whatever happens to the
+snapshots, the registry must come back with every committed cycle (the backup plus the
+audit records it misses, or the whole audit log), and reading must change no file.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import json
 import math
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,9 +29,10 @@ from hypothesis.stateful import (
 )
 
 from autopilot.config import RegistrySettings
-from autopilot.errors import StateError
-from autopilot.registry import ChangeKind, StrategyRegistry
+from autopilot.registry import ChangeKind, CycleReport, StrategyRegistry
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.state.cycles import StateFolder
+from tests.dated import DatedRegistry
 
 POOL = tuple(f"s{i:02d}" for i in range(12))
 OUTCOMES = ("pass", "shadow_fail", "fail", "insufficient", "error", "absent")
@@ -71,6 +74,8 @@ class RegistryMachine(RuleBasedStateMachine):
         self.main_generation: int | None = None  # what registry.json holds
         self.backup_generation: int | None = None  # what registry.json.bak holds
         self.registry: StrategyRegistry | None = None
+        self.snapshot_bytes: dict[int, bytes] = {}
+        self.last_cycle: tuple[list[Decision], CycleReport] | None = None
 
     def teardown(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -80,7 +85,8 @@ class RegistryMachine(RuleBasedStateMachine):
         self.grace = grace
         self.max_active = max_active
         self.settings = RegistrySettings(promotion_grace_cycles=grace, max_active=max_active)
-        self.registry = StrategyRegistry(self.folder, self.settings)
+        StateFolder.create(self.folder)
+        self.registry = DatedRegistry(self.folder, self.settings)
 
     # --- cycles -----------------------------------------------------------------------------
 
@@ -90,6 +96,7 @@ class RegistryMachine(RuleBasedStateMachine):
         ]
         decisions += [_decision(sid, kind, score) for sid, kind, score in newcomers]
         report = self.registry.update(decisions, score=_score)
+        self.last_cycle = (decisions, report)
 
         # The model: incumbents first, then promotable newcomers by score while room.
         expected: dict[str, int] = {}
@@ -133,6 +140,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.model = expected
         self.generation += 1
         self.snapshots[self.generation] = dict(expected)
+        self.snapshot_bytes[self.generation] = (self.folder / "registry.json").read_bytes()
         if self.main_generation is not None:
             self.backup_generation = self.main_generation
         self.main_generation = self.generation
@@ -175,9 +183,9 @@ class RegistryMachine(RuleBasedStateMachine):
     # --- reloads and crashes ----------------------------------------------------------------
 
     def _reload_and_compare(self) -> None:
-        self.registry = StrategyRegistry(self.folder, self.settings)
-        on_disk = self.registry.active()
-        assert self.registry.state.generation == self.generation
+        self.registry = DatedRegistry(self.folder, self.settings)
+        on_disk, last = self.registry.snapshot()
+        assert last.cycle == self.generation
         assert {sid: r.consecutive_failures for sid, r in on_disk.items()} == self.model
         assert all(r.strategy_id == sid for sid, r in on_disk.items())
 
@@ -186,10 +194,29 @@ class RegistryMachine(RuleBasedStateMachine):
         """A new registry object on the same folder (a restarted process)."""
         self._reload_and_compare()
 
+    @precondition(lambda self: self.last_cycle is not None)
+    @rule()
+    def retry_last_cycle(self) -> None:
+        """A scheduler retries the last as-of date: the committed result, nothing spent."""
+        decisions, committed = self.last_cycle
+        as_of = date.fromisoformat(committed.as_of)
+        report = self.registry.update(decisions, score=_score, as_of=as_of)
+        assert report.repeated and report.cycle == committed.cycle == self.generation
+        assert report.changes == committed.changes
+        self._reload_and_compare()
+
+    @precondition(lambda self: self.generation >= 2)
+    @rule()
+    def snapshot_behind_the_log(self) -> None:
+        """A kill after a cycle's audit record (its commit) and before the state save."""
+        path = self.folder / "registry.json"
+        path.write_bytes(self.snapshot_bytes[self.generation - 1])
+        self._reload_and_compare()  # the committed cycle is replayed, never lost
+
     @precondition(lambda self: self.main_generation and self.backup_generation is not None)
     @rule(damage=st.sampled_from(["truncate", "garbage", "empty", "delete", "wrong_kind"]))
     def lose_main_file(self, damage: str) -> None:
-        """registry.json is damaged or gone: the next load falls back to the backup."""
+        """registry.json is damaged or gone: the backup plus the committed records."""
         path = self.folder / "registry.json"
         text = path.read_bytes()
         if damage == "truncate":
@@ -204,25 +231,24 @@ class RegistryMachine(RuleBasedStateMachine):
             payload = json.loads(text)
             payload["kind"] = "portfolio"
             path.write_text(json.dumps(payload))
-        # Roll the model back to the generation the backup holds.
-        self.generation = self.backup_generation
-        self.model = dict(self.snapshots[self.generation])
+        damaged = path.read_bytes() if path.exists() else None
         self.main_generation = None
-        self._reload_and_compare()
-        assert not path.exists()  # a damaged file was moved aside, never overwritten
+        self._reload_and_compare()  # nothing committed is lost
+        # Reading never writes: the damaged file is still there, as it was.
+        assert (path.read_bytes() if path.exists() else None) == damaged
 
     @precondition(lambda self: self.main_generation and self.backup_generation is not None)
     @rule()
     def lose_both_files_then_restore(self) -> None:
-        """Both files unusable: a StateError naming both; nothing is started from empty."""
+        """Both files unusable: rebuilt from the complete audit log, nothing written."""
         path = self.folder / "registry.json"
         backup = self.folder / "registry.json.bak"
         saved = path.read_bytes(), backup.read_bytes()
         path.write_bytes(b"{")
         backup.write_bytes(b"[]")
-        with pytest.raises(StateError) as info:
-            StrategyRegistry(self.folder, self.settings).active()
-        assert str(path) in str(info.value) and str(backup) in str(info.value)
+        rebuilt = DatedRegistry(self.folder, self.settings).active()
+        assert {sid: r.consecutive_failures for sid, r in rebuilt.items()} == self.model
+        assert (path.read_bytes(), backup.read_bytes()) == (b"{", b"[]")
         path.write_bytes(saved[0])
         backup.write_bytes(saved[1])
         self._reload_and_compare()

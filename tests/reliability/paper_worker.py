@@ -106,7 +106,7 @@ def cycle_inputs(k: int) -> CycleInputs:
 
 def make_trader(state_dir: str | os.PathLike[str]) -> PaperTrader:
     """The paper trader of the crash loop on ``state_dir``."""
-    return PaperTrader(state_dir, SETTINGS, COST_MODEL, initial_cash=INITIAL_CASH)
+    return PaperTrader(state_dir, SETTINGS, COST_MODEL, initial_cash=INITIAL_CASH, create=True)
 
 
 def run_cycle(trader: PaperTrader, k: int):
@@ -127,8 +127,7 @@ def run_cycle(trader: PaperTrader, k: int):
 def _loop_forever(state_dir: str) -> None:
     """A forked child: paper cycles in a tight loop, until SIGKILL."""
     trader = make_trader(state_dir)
-    trader.portfolio()  # loads the generation
-    k = trader.portfolio_state.generation + 1
+    k = trader.last_cycle().cycle + 1
     while True:
         run_cycle(trader, k)
         k += 1

@@ -78,10 +78,12 @@ def test_four_processes_increment_without_lost_updates(tmp_path):
 def test_lock_timeout_writes_nothing(tmp_path):
     path = tmp_path / "state.json"
     writer = _counter_state(path)
-    writer.load()
-    writer.save({"counter": 1})
-    writer.save({"counter": 2})
+    with writer.locked():
+        writer.load()
+        writer.save({"counter": 1})
+        writer.save({"counter": 2})
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    before.pop("state.json.lock")  # the writer's; locking touches it, which writes nothing
 
     holder = subprocess.Popen(
         [sys.executable, str(WORKER), "hold-lock", str(path)],

@@ -40,9 +40,10 @@ def _state(path: Path) -> StateFile:
 def saved(tmp_path) -> StateFile:
     """Generation 1 in the .bak, generation 2 in the file."""
     state = _state(tmp_path / "state.json")
-    state.load()
-    state.save({"items": ["one"]})
-    state.save({"items": ["one", "two"]})
+    with state.locked():
+        state.load()
+        state.save({"items": ["one"]})
+        state.save({"items": ["one", "two"]})
     return state
 
 
@@ -92,6 +93,7 @@ def test_corrupt_file_is_moved_aside_and_backup_loaded(saved, name):
 
     # The next save writes generation 2 again, from the recovered data.
     with state.locked():
+        assert state.load() == {"items": ["one"]}
         assert state.save({"items": ["one", "three"]}) == 2
     again = _state(saved.path)
     assert again.load() == {"items": ["one", "three"]}
@@ -225,3 +227,27 @@ def test_journal_garbled_interior_lines_are_skipped(tmp_path):
 
 def test_journal_missing_file_is_empty(tmp_path):
     assert list(Journal(tmp_path / "none.jsonl")) == []
+
+
+def test_save_without_load_under_the_same_hold_is_refused(saved):
+    state = _state(saved.path)
+    with pytest.raises(StateError, match=r"save\(\) without load\(\) under the same hold"):
+        state.save({"items": []})  # no lock at all
+    state.load()
+    with state.locked(), pytest.raises(StateError, match=r"without load\(\)"):
+        state.save({"items": []})  # loaded, but before this hold: another writer may have won
+    with state.locked():
+        state.load()
+        assert state.save({"items": ["ok"]}) == 3
+    assert _state(saved.path).read() == {"items": ["ok"]}
+
+
+def test_reading_a_corrupt_file_moves_nothing_and_writes_nothing(saved):
+    saved.path.write_bytes(b"{garbage")
+    leftover = saved.path.with_name(".state.json.crashed.tmp")
+    leftover.write_bytes(b"partial")
+    listing = {p.name: p.read_bytes() for p in saved.path.parent.iterdir()}
+    reader = _state(saved.path)
+    assert reader.read() == {"items": ["one"]}  # the backup, in memory
+    assert reader.generation == 1
+    assert {p.name: p.read_bytes() for p in saved.path.parent.iterdir()} == listing

@@ -59,9 +59,10 @@ def test_atomic_write_over_small_file_when_disk_full(tmp_path):
 def test_statefile_save_when_disk_full_keeps_generation(tmp_path):
     path = tmp_path / "state.json"
     state = _counter_state(path)
-    state.load()
-    state.save({"counter": 0})
-    state.save({"counter": 1})
+    with state.locked():
+        state.load()
+        state.save({"counter": 0})
+        state.save({"counter": 1})
     old = path.read_bytes()
 
     outcome = _run_disk_full("state", path)

@@ -376,12 +376,13 @@ def _state(path: Path) -> StateFile:
 def _trace_clean_state_save() -> list[Event]:
     with tempfile.TemporaryDirectory() as folder:
         state = _state(Path(folder) / "state.json")
-        state.load()
-        state.save(OLDER)
-        state.save(OLD)
-        injector = Injector()
-        with injector.installed():
-            state.save(NEW)
+        with state.locked():
+            state.load()
+            state.save(OLDER)
+            state.save(OLD)
+            injector = Injector()
+            with injector.installed():
+                state.save(NEW)
         return injector.events
 
 
@@ -393,13 +394,13 @@ CASES_STATE = _cases(CLEAN_STATE)
 def test_statefile_save_fault_leaves_previous_generation_loadable(tmp_path, kind, n):
     path = tmp_path / "state.json"
     writer = _state(path)
-    writer.load()
-    assert writer.save(OLDER) == 1
-    assert writer.save(OLD) == 2
-
     injector = Injector(fail_kind=kind, fail_at=n)
-    with writer.locked(), injector.installed(), pytest.raises(OSError) as raised:
-        writer.save(NEW)
+    with writer.locked():
+        writer.load()
+        assert writer.save(OLDER) == 1
+        assert writer.save(OLD) == 2
+        with injector.installed(), pytest.raises(OSError) as raised:
+            writer.save(NEW)
     assert raised.value.errno == errno.EIO
     assert writer.generation == 2  # a failed save does not advance the generation
 

@@ -153,20 +153,99 @@ def test_example_then_check(workdir, capsys):
 # autopilot paper rebalance: every bad cell is an input error naming file, row and column
 
 
-def _rebalance(workdir: Path, prices: str, targets: str = "security_id,weight\nA,0.3\nB,0.3\n"):
+def _rebalance(
+    workdir: Path,
+    prices: str,
+    targets: str = "security_id,weight\nA,0.3\nB,0.3\n",
+    *options: str,
+    day: str = "2024-01-02",
+):
     (workdir / "p.csv").write_text(prices)
     (workdir / "t.csv").write_text(targets)
     argv = ["paper", "--state-dir", "state", "rebalance", "--prices", "p.csv"]
-    return cli.main([*argv, "--targets", "t.csv", "--date", "2024-01-02"])
+    return cli.main([*argv, "--targets", "t.csv", "--date", day, "--init", *options])
 
 
 GOOD_PRICES = "security_id,price,volume,volatility\nA,10,100000,0.02\nB,20,50000,0.03\n"
 
 
 def test_paper_rebalance_trades_good_files(workdir, capsys):
-    assert _rebalance(workdir, GOOD_PRICES) == 0
-    assert "cycle 1: 2 fills" in capsys.readouterr().out
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, "--format", "json") == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["cycle"], done["date"], done["repeated"]) == (1, "2024-01-02", False)
+    assert [f["security_id"] for f in done["fills"]] == ["A", "B"]
     assert (workdir / "state" / "portfolio.json").exists()
+
+
+TARGETS = "security_id,weight\nA,0.3\nB,0.3\n"
+
+
+def test_paper_rebalance_retry_of_a_date_books_nothing_and_an_earlier_date_is_refused(
+    workdir, capsys
+):
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, "--format", "json", day="2024-01-03") == 0
+    first = json.loads(capsys.readouterr().out)
+    log = (workdir / "state" / "trades.jsonl").read_bytes()
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, "--format", "json", day="2024-01-03") == 0
+    retry = json.loads(capsys.readouterr().out)
+    assert retry["repeated"] and (retry["cycle"], retry["fills"]) == (1, first["fills"])
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, day="2024-01-02") == 2
+    err = capsys.readouterr().err
+    assert "as-of 2024-01-02 is earlier than the last committed cycle 1 (as of 2024-01-03)" in err
+    assert (workdir / "state" / "trades.jsonl").read_bytes() == log
+
+
+@pytest.mark.parametrize("cash", ["-5", "nan", "0"])
+def test_paper_rebalance_refuses_a_bad_initial_cash(workdir, capsys, cash):
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, "--initial-cash", cash) == 2
+    assert "--initial-cash must be a positive number" in capsys.readouterr().err
+    assert not (workdir / "state").exists()
+
+
+def test_paper_rebalance_refuses_another_initial_cash_for_an_existing_book(workdir, capsys):
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, "--initial-cash", "50000") == 0
+    capsys.readouterr()
+    assert (
+        _rebalance(workdir, GOOD_PRICES, TARGETS, "--initial-cash", "90000", day="2024-01-03") == 2
+    )
+    assert "initial cash 50,000.00" in capsys.readouterr().err
+    assert cli.main(["paper", "--state-dir", "state", "status", "--format", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["as_of"] == "2024-01-02"
+    assert status["cash"] + sum(p["shares"] * p["last_price"] for p in status["positions"]) == (
+        pytest.approx(status["equity"])
+    )
+
+
+def test_a_lock_held_by_another_cycle_exits_75_and_writes_nothing(workdir, capsys):
+    import filelock
+
+    assert cli.main(["init", "--state-dir", "state"]) == 0
+    capsys.readouterr()
+    (workdir / "p.csv").write_text(GOOD_PRICES)
+    (workdir / "t.csv").write_text(TARGETS)
+    before = {p.name: p.read_bytes() for p in (workdir / "state").iterdir()}
+    holder = filelock.FileLock(str(workdir / "state" / "state.lock"))
+    with holder:
+        code = cli.main(
+            [
+                "paper",
+                "--state-dir",
+                "state",
+                "rebalance",
+                "--prices",
+                "p.csv",
+                "--targets",
+                "t.csv",
+                "--date",
+                "2024-01-02",
+                "--lock-timeout",
+                "0.1",
+            ]
+        )
+    assert code == 75
+    assert "state.lock for more than 0.1 s; nothing was written" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (workdir / "state").iterdir()} == before
 
 
 @pytest.mark.parametrize(

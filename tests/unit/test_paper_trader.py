@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autopilot.costs import CostModel, Fill
-from autopilot.errors import ConfigError, InputError
+from autopilot.errors import ConfigError, InputError, StateError
 from autopilot.paper_trader import (
     PaperTrader,
     Portfolio,
@@ -31,7 +31,9 @@ FREE = CostModel(half_spread_bps=0.0, fee_bps=0.0, impact=0.0, noise_bps=0.0)
 
 
 def _trader(path: Path, cost_model: CostModel = FREE, **settings) -> PaperTrader:
-    return PaperTrader(path, TraderSettings(**settings), cost_model, initial_cash=100_000.0)
+    return PaperTrader(
+        path, TraderSettings(**settings), cost_model, initial_cash=100_000.0, create=True
+    )
 
 
 def _warnings_naming(caplog: pytest.LogCaptureFixture, security_id: str) -> list:
@@ -263,7 +265,11 @@ def test_fractional_buys_are_cut_to_the_cash_available(tmp_path: Path) -> None:
 def test_fractional_buy_cut_to_cash_never_leaves_negative_cash(tmp_path: Path) -> None:
     # Default cost model and settings (negative cash not allowed), fractional shares.
     trader = PaperTrader(
-        tmp_path, TraderSettings(fractional=True, seed=4), CostModel(), initial_cash=1000.0
+        tmp_path,
+        TraderSettings(fractional=True, seed=4),
+        CostModel(),
+        initial_cash=1000.0,
+        create=True,
     )
     summary = trader.run_cycle(D1, {"A": 37.3, "B": 13.7}, {"A": 0.5, "B": 0.5})
     assert summary.cash == pytest.approx(0.0, abs=1e-9)  # the buy was cut to cash
@@ -353,29 +359,26 @@ def test_trade_log_has_one_record_per_cycle_with_its_fills(tmp_path: Path) -> No
     assert trader.committed_fills() == [f for s in summaries for f in s.fills]
 
 
-def test_committed_fills_ignore_an_orphan_record_and_a_rerun_supersedes_it(
+def test_a_committed_record_the_snapshot_missed_is_replayed_not_dropped(
     tmp_path: Path,
 ) -> None:
-    trader = _trader(tmp_path)
-    first = trader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
-    # A crash between the trade-log append of cycle 2 and the portfolio save.
-    orphan_fill = {**first.fills[0], "cycle": 2, "security_id": "ORPHAN", "date": D2.isoformat()}
-    Journal(tmp_path / "trades.jsonl").append(
-        {"cycle": 2, "date": D2.isoformat(), "fills": [orphan_fill]}
+    # A kill between the trade-log append of cycle 2 (the commit) and the portfolio save:
+    # the snapshot of cycle 1 is what a restarted process finds.
+    trader = _trader(tmp_path, CostModel(noise_bps=10.0), seed=3)
+    trader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
+    snapshot_1 = (tmp_path / "portfolio.json").read_bytes()
+    second = trader.run_cycle(D2, {"A": 11.0, "B": 5.0}, {"A": 0.1, "B": 0.2})
+    uninterrupted = trader.portfolio().to_state()
+    (tmp_path / "portfolio.json").write_bytes(snapshot_1)
+
+    restarted = _trader(tmp_path, CostModel(noise_bps=10.0), seed=3)
+    assert restarted.portfolio().to_state() == uninterrupted  # bit for bit, marks included
+    assert [f["cycle"] for f in restarted.committed_fills()][-len(second.fills) :] == [2] * len(
+        second.fills
     )
-
-    restarted = _trader(tmp_path)
-    assert restarted.portfolio().positions.keys() == {"A"}
-    assert restarted.committed_fills() == list(first.fills)
-    assert len(restarted.calibrator().trades) == 1
-
-    rerun = restarted.run_cycle(D2, {"A": 10.0, "B": 5.0}, {"A": 0.3, "B": 0.2})
-    assert rerun.cycle == 2
-    committed = restarted.committed_fills()
-    assert committed == list(first.fills) + list(rerun.fills)
-    assert all(f["security_id"] != "ORPHAN" for f in committed)
-    assert len(restarted.calibrator().trades) == len(committed)
-    assert len(list(Journal(tmp_path / "trades.jsonl"))) == 3  # the orphan stays in the log
+    third = restarted.run_cycle(D3, {"A": 11.0, "B": 5.0}, {"A": 0.1, "B": 0.2})
+    assert third.cycle == 3
+    assert [r["cycle"] for r in Journal(tmp_path / "trades.jsonl")] == [1, 2, 3]
 
 
 def test_calibrator_behind_the_portfolio_is_caught_up_from_the_log(tmp_path: Path) -> None:
@@ -435,22 +438,24 @@ def test_state_files_carry_schema_version_and_generation(tmp_path: Path) -> None
     assert backup["generation"] == 1
 
 
-def test_corrupt_portfolio_is_recovered_from_its_backup(tmp_path: Path) -> None:
+def test_a_corrupt_portfolio_never_rolls_back_a_committed_cycle(tmp_path: Path) -> None:
     trader = _trader(tmp_path)
-    trader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
-    after_first = trader.portfolio().to_state()
-    trader.run_cycle(D2, {"A": 10.0, "B": 20.0}, {"A": 0.3, "B": 0.2})
+    trader.run_cycle(D1, {"A": 10.0, "B": 20.0}, {"A": 0.3, "B": 0.3})
+    second = trader.run_cycle(D2, {"A": 10.0, "B": 20.0}, {"A": 0.3})  # sells B
+    assert any(f["side"] == -1 and f["security_id"] == "B" for f in second.fills)
+    after_second = trader.portfolio().to_state()
     (tmp_path / "portfolio.json").write_text('{"kind": "portfolio", "schema_ver')
 
     restarted = _trader(tmp_path)
-    book = restarted.portfolio()
-    assert book.to_state() == after_first
-    assert restarted.portfolio_state.generation == 1
-    assert len(list(tmp_path.glob("portfolio.json.corrupt-*"))) == 1
-    first_record = next(iter(Journal(tmp_path / "trades.jsonl")))
-    assert restarted.committed_fills() == first_record["fills"]
-    # The next cycle is cycle 2 again and the book keeps working.
-    assert restarted.run_cycle(D2, {"A": 10.0}, {"A": 0.3}).cycle == 2
+    assert restarted.portfolio().to_state() == after_second  # the .bak plus cycle 2's record
+    assert not list(tmp_path.glob("portfolio.json.corrupt-*"))  # reading moved nothing
+    assert restarted.committed_fills() == [
+        f for r in Journal(tmp_path / "trades.jsonl") for f in r["fills"]
+    ]
+    third = restarted.run_cycle(D3, {"A": 10.0}, {"A": 0.3})
+    assert third.cycle == 3
+    assert len(list(tmp_path.glob("portfolio.json.corrupt-*"))) == 1  # the writer moved it
+    assert restarted.portfolio().positions.keys() == {"A"}
 
 
 def test_calibrator_matches_committed_fills_after_backup_recovery(tmp_path: Path) -> None:
@@ -459,8 +464,74 @@ def test_calibrator_matches_committed_fills_after_backup_recovery(tmp_path: Path
     trader.run_cycle(D2, {"A": 100.0, "B": 50.0}, {"A": 0.2, "B": 0.3})
     (tmp_path / "portfolio.json").write_text("{garbage")
     restarted = _trader(tmp_path)
-    restarted.run_cycle(D2, {"A": 100.0, "B": 50.0}, {"A": 0.2, "B": 0.3})
+    restarted.run_cycle(D3, {"A": 100.0, "B": 50.0}, {"A": 0.2, "B": 0.3})
     assert len(restarted.calibrator().trades) == len(restarted.committed_fills())
+
+
+# --------------------------------------------------------------------------------------------
+# A cycle is identified by its date
+
+
+def test_a_retry_of_the_last_date_books_nothing_twice(tmp_path: Path) -> None:
+    trader = _trader(tmp_path, CostModel(noise_bps=10.0))
+    trader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
+    first = trader.run_cycle(D2, {"A": 10.0, "B": 5.0}, {"A": 0.1, "B": 0.2})
+    book = trader.portfolio().to_state()
+    retry = trader.run_cycle(D2, {"A": 10.0, "B": 5.0}, {"A": 0.1, "B": 0.2})
+    assert retry.repeated and not first.repeated
+    assert (retry.cycle, retry.fills, retry.cash) == (first.cycle, first.fills, first.cash)
+    assert trader.portfolio().to_state() == book
+    assert [r["cycle"] for r in Journal(tmp_path / "trades.jsonl")] == [1, 2]
+    assert len(trader.calibrator().trades) == len(trader.committed_fills())
+
+
+def test_an_earlier_date_or_other_inputs_for_a_committed_date_are_refused(
+    tmp_path: Path,
+) -> None:
+    trader = _trader(tmp_path)
+    trader.run_cycle(D2, {"A": 10.0}, {"A": 0.3})
+    before = (tmp_path / "trades.jsonl").read_bytes()
+    with pytest.raises(StateError, match=r"as-of 2024-01-02 is earlier than .* 2024-01-03"):
+        trader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
+    with pytest.raises(StateError, match=r"already committed with other inputs"):
+        trader.run_cycle(D2, {"A": 10.0}, {"A": 0.5})
+    assert (tmp_path / "trades.jsonl").read_bytes() == before
+
+
+def test_a_folder_without_state_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    typo = tmp_path / "stat"
+    reader = PaperTrader(typo)
+    with pytest.raises(StateError, match=r"does not exist.*autopilot init"):
+        reader.portfolio()
+    with pytest.raises(StateError, match=r"does not exist"):
+        reader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
+    assert not typo.exists()
+    with pytest.raises(StateError, match=r"holds no autopilot state"):
+        PaperTrader(tmp_path).portfolio()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_initial_cash_of_an_existing_book_cannot_change(tmp_path: Path) -> None:
+    _trader(tmp_path).run_cycle(D1, {"A": 10.0}, {"A": 0.3})
+    with pytest.raises(StateError, match=r"initial cash 100,000.00"):
+        PaperTrader(tmp_path, initial_cash=5_000.0).run_cycle(D2, {"A": 10.0}, {"A": 0.3})
+    with pytest.raises(StateError, match=r"initial cash 100,000.00"):
+        PaperTrader(tmp_path, initial_cash=5_000.0, create=True)._open_folder()
+
+
+def test_reading_works_on_a_read_only_folder_and_writes_nothing(tmp_path: Path) -> None:
+    trader = _trader(tmp_path)
+    trader.run_cycle(D1, {"A": 10.0}, {"A": 0.3})
+    (tmp_path / "portfolio.json").write_text("{garbage")  # reading must not move it aside
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    tmp_path.chmod(0o555)
+    try:
+        book, as_of, calibrator = PaperTrader(tmp_path).snapshot()
+    finally:
+        tmp_path.chmod(0o755)
+    assert as_of == D1.isoformat() and book.positions.keys() == {"A"}
+    assert len(calibrator.trades) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing
 
 
 def test_a_fill_through_zero_opens_a_new_position_at_its_price() -> None:
@@ -476,7 +547,9 @@ def test_a_fill_through_zero_opens_a_new_position_at_its_price() -> None:
 
 def test_a_dust_position_not_targeted_is_closed_despite_the_minimum_trade(tmp_path: Path) -> None:
     settings = TraderSettings(fractional=True, min_trade_notional=1000.0)
-    trader = PaperTrader(tmp_path, settings, CostModel(0, 0, 0, 0), initial_cash=10_000.0)
+    trader = PaperTrader(
+        tmp_path, settings, CostModel(0, 0, 0, 0), initial_cash=10_000.0, create=True
+    )
     trader.run_cycle(date(2024, 1, 2), {"A": 10.0}, {"A": 0.5})
     trader.run_cycle(date(2024, 1, 3), {"A": 10.0}, {"A": 0.45})  # trims 50 currency: too small
     assert trader.portfolio().positions["A"].shares == pytest.approx(500.0)

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ import pytest
 
 from autopilot import cli
 from autopilot.config import RegistrySettings, load_config
-from autopilot.errors import ConfigError, InputError
+from autopilot.errors import ConfigError, InputError, StateError
 from autopilot.registry import (
     ABSENT,
     ChangeKind,
@@ -26,6 +26,7 @@ from autopilot.registry import (
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 from autopilot.state.journal import Journal
 from tests.conftest import CONFIG_DIR
+from tests.dated import DatedRegistry
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -72,7 +73,7 @@ def by_score(decision: Decision) -> float:
 
 
 def make_registry(path: Path, **settings) -> StrategyRegistry:
-    return StrategyRegistry(path, RegistrySettings(**settings))
+    return DatedRegistry(path, RegistrySettings(**settings))
 
 
 def run(registry: StrategyRegistry, *cycles: list[Decision], **kwargs):
@@ -361,7 +362,6 @@ def test_staying_in_grace_is_not_logged_again_at_warning(tmp_path, caplog):
 # --- the audit journal ----------------------------------------------------------------------
 
 CONTEXT = {
-    "environment": "staging",
     "config_hash": "0123456789abcdef",
     "plugins": {"builtin": "strategy-autopilot 0.1.0", "pbo": "autopilot-pbo 0.2.0"},
 }
@@ -374,17 +374,26 @@ def test_audit_journal_gets_exactly_one_complete_record_per_cycle(tmp_path):
         [passing("a"), failing("b", Outcome.ERROR), passing("c")],
         [passing("a")],
     ]
+    # The caller's context cannot overwrite the record's own fields.
+    context = {**CONTEXT, "cycle": 99, "time": "forged", "as_of": "1999-01-01"}
     reports = [
-        registry.update(d, context=CONTEXT, now=T0 + timedelta(days=i), score=by_score)
+        registry.update(
+            d,
+            context=context,
+            environment="staging",
+            now=T0 + timedelta(days=i),
+            score=by_score,
+            as_of=date(2024, 3, 1 + i),
+        )
         for i, d in enumerate(cycles)
     ]
     records = list(Journal(tmp_path / "registry_audit.jsonl"))
     assert [r["cycle"] for r in records] == [1, 2, 3]
     for i, (record, decisions, report) in enumerate(zip(records, cycles, reports, strict=True)):
         assert record["time"] == (T0 + timedelta(days=i)).isoformat()
+        assert record["as_of"] == report.as_of == f"2024-03-0{1 + i}"
         assert record["environment"] == "staging"
-        assert record["config_hash"] == "0123456789abcdef"
-        assert record["plugins"] == CONTEXT["plugins"]
+        assert record["context"] == context
         assert record["settings"] == {"promotion_grace_cycles": 2, "max_active": 2}
         assert record["decisions"] == [d.to_dict() for d in decisions]
         assert [Decision.from_dict(d) for d in record["decisions"]] == decisions
@@ -435,6 +444,7 @@ def test_history_returns_one_strategys_story(tmp_path):
         [passing("b")],
         [passing("b"), failing("a")],
         context=CONTEXT,
+        environment="staging",
     )
     story = registry.history("a")
     assert [e["cycle"] for e in story] == [1, 2, 3, 4, 5]
@@ -451,56 +461,88 @@ def test_history_returns_one_strategys_story(tmp_path):
     assert registry.history("nobody") == []
 
 
-def test_a_later_record_of_the_same_cycle_supersedes_the_earlier(tmp_path):
+def test_a_committed_record_the_snapshot_missed_is_replayed_once(tmp_path):
     registry = make_registry(tmp_path)
-    run(registry, [passing("a")], [failing("a")], now=T0)
-    # A crash after the audit append of cycle 3 and before the state save: the record is
-    # in the journal, the registry is still at generation 2.
-    Journal(registry.audit.path).append(
-        {
-            "cycle": 3,
-            "time": "crashed",
-            "decisions": [failing("a").to_dict()],
-            "changes": [
-                {
-                    "strategy_id": "a",
-                    "kind": "in_grace",
-                    "consecutive_failures": 2,
-                    "reasons": ["sharpe:BELOW_MIN"],
-                    "score": None,
-                }
-            ],
-        }
-    )
-    report = registry.update([passing("a")], now=T0 + timedelta(days=1))
-    assert report.cycle == 3
-    story = registry.history("a")
-    assert [e["cycle"] for e in story] == [1, 2, 3]
-    assert story[2]["change"]["kind"] == "kept"
-    assert story[2]["time"] == (T0 + timedelta(days=1)).isoformat()
-    assert story[2]["decision"]["promotable"] is True
+    run(registry, [passing("a"), passing("b")], [failing("a"), passing("b")], now=T0)
+    snapshot_2 = (tmp_path / "registry.json").read_bytes()
+    registry.update([failing("a")], now=T0)
+    uninterrupted = registry.active()
+    # A kill after the audit record of cycle 3 (the commit) and before the state save.
+    (tmp_path / "registry.json").write_bytes(snapshot_2)
+
+    fresh = make_registry(tmp_path)
+    assert fresh.active() == uninterrupted
+    assert fresh.snapshot()[1].cycle == 3
+    report = fresh.update([passing("a"), passing("b")])
+    assert report.cycle == 4
+    assert [r["cycle"] for r in Journal(tmp_path / "registry_audit.jsonl")] == [1, 2, 3, 4]
+    assert [e["cycle"] for e in fresh.history("a")] == [1, 2, 3, 4]
+    assert fresh.active()["a"].consecutive_failures == 0
 
 
-def test_a_superseded_record_does_not_leak_into_a_story_the_rerun_does_not_mention(tmp_path):
-    """The re-run of a crashed cycle may see other candidates: the whole record is superseded."""
+def test_history_of_a_log_from_before_commit_records_keeps_the_rerun(tmp_path):
+    """Logs written before records were commit points may hold a crashed cycle twice."""
     registry = make_registry(tmp_path)
     run(registry, [passing("a")])
-    # Crashed cycle 2 had promoted "ghost"; the state save never happened.
-    Journal(registry.audit.path).append(
-        {
-            "cycle": 2,
-            "time": "crashed",
-            "decisions": [passing("a").to_dict(), passing("ghost").to_dict()],
-            "changes": [
-                {"strategy_id": "a", "kind": "kept", "consecutive_failures": 0},
-                {"strategy_id": "ghost", "kind": "promoted", "consecutive_failures": 0},
-            ],
-        }
-    )
-    report = registry.update([passing("a")])  # the re-run of cycle 2 without "ghost"
-    assert report.cycle == 2
-    assert "ghost" not in registry.active()
+    audit = Journal(registry.audit.path)
+    first = next(iter(audit))
+    for time, ids in (("crashed", ["a", "ghost"]), ("rerun", ["a"])):
+        audit.append(
+            {
+                **first,
+                "cycle": 2,
+                "time": time,
+                "decisions": [passing(i).to_dict() for i in ids],
+                "changes": [],
+            }
+        )
+    assert [r["time"] for r in audit.committed()][1:] == ["rerun"]
     assert registry.history("ghost") == []
+    assert [e["time"] for e in registry.history("a")] == [first["time"], "rerun"]
+
+
+def test_a_retry_of_the_last_as_of_date_spends_no_grace(tmp_path):
+    registry = make_registry(tmp_path, promotion_grace_cycles=3)
+    registry.update([passing("a")], as_of=date(2024, 1, 2))
+    first = registry.update([failing("a")], as_of=date(2024, 1, 3))
+    for _ in range(3):  # a scheduler retrying the same cycle
+        retry = registry.update([failing("a")], as_of=date(2024, 1, 3))
+        assert retry.repeated and retry.cycle == 2 and retry.changes == first.changes
+    assert registry.active()["a"].consecutive_failures == 1
+    assert len(list(Journal(tmp_path / "registry_audit.jsonl"))) == 2
+
+
+def test_an_earlier_date_or_other_decisions_for_a_committed_date_are_refused(tmp_path):
+    registry = make_registry(tmp_path)
+    registry.update([passing("a")], as_of=date(2024, 1, 3))
+    before = (tmp_path / "registry_audit.jsonl").read_bytes()
+    with pytest.raises(StateError, match=r"as-of 2024-01-02 is earlier than .*as of 2024-01-03"):
+        registry.update([passing("a")], as_of=date(2024, 1, 2))
+    with pytest.raises(StateError, match=r"2024-01-03 is already committed with other inputs"):
+        registry.update([failing("a")], as_of=date(2024, 1, 3))
+    assert (tmp_path / "registry_audit.jsonl").read_bytes() == before
+
+
+def test_another_environment_is_refused_unless_switched(tmp_path):
+    registry = make_registry(tmp_path)
+    registry.update([passing("a")], environment="dev")
+    with pytest.raises(StateError, match=r"environment 'dev', not 'prod'"):
+        registry.update([passing("a")], environment="prod")
+    report = registry.update([passing("a")], environment="prod", switch_environment=True)
+    assert report.cycle == 2
+    assert registry.update([passing("a")], environment="prod").cycle == 3
+
+
+def test_a_folder_without_state_is_refused_and_nothing_is_created(tmp_path):
+    typo = tmp_path / "stat"
+    for call in (
+        lambda: StrategyRegistry(typo).active(),
+        lambda: StrategyRegistry(typo).history("a"),
+        lambda: StrategyRegistry(typo).update([passing("a")], as_of=date(2024, 1, 2)),
+    ):
+        with pytest.raises(StateError, match=r"does not exist.*autopilot init"):
+            call()
+    assert not typo.exists()
 
 
 # --- the state file -------------------------------------------------------------------------
@@ -530,8 +572,9 @@ def test_a_record_under_another_id_is_a_corrupt_file_recovered_from_backup(tmp_p
     payload["data"]["strategies"]["b"]["strategy_id"] = "a"
     path.write_text(json.dumps(payload))
     fresh = make_registry(tmp_path)
-    assert set(fresh.active()) == {"a"}
-    assert fresh.state.generation == 1
+    assert set(fresh.active()) == {"a", "b"}  # the .bak plus the committed cycle 2
+    assert not list(tmp_path.glob("registry.json.corrupt-*"))  # reading moved nothing
+    assert fresh.update([passing("a"), passing("b")]).cycle == 3
     assert len(list(tmp_path.glob("registry.json.corrupt-*"))) == 1
 
 
@@ -565,98 +608,217 @@ def workdir(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def _update(capsys, batch: str, env: str = "dev") -> list[list[str]]:
+def _update(capsys, batch: str, as_of: str, env: str = "dev") -> dict:
     argv = ["registry", "--state-dir", "state", "update", batch, "--env", env]
+    assert cli.main([*argv, "--as-of", as_of, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _show(capsys) -> dict[str, dict]:
+    assert cli.main(["registry", "--state-dir", "state", "show", "--format", "json"]) == 0
+    return {r["strategy_id"]: r for r in json.loads(capsys.readouterr().out)["active"]}
+
+
+def _history(capsys, strategy_id: str) -> list[dict]:
+    argv = ["registry", "--state-dir", "state", "history", strategy_id, "--format", "json"]
     assert cli.main(argv) == 0
-    return [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    return json.loads(capsys.readouterr().out)["cycles"]
 
 
-def _show(capsys) -> dict[str, list[str]]:
-    assert cli.main(["registry", "--state-dir", "state", "show"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[0] == "strategy"
-    return {line.split()[0]: line.split()[1:] for line in lines[1:]}
+def _init(capsys) -> None:
+    assert cli.main(["init", "--state-dir", "state"]) == 0
+    capsys.readouterr()
+
+
+def _kinds(payload: dict) -> dict[str, tuple[str, int, list[str]]]:
+    return {
+        c["strategy_id"]: (c["kind"], c["consecutive_failures"], c["reasons"])
+        for c in payload["changes"]
+    }
 
 
 def test_cli_update_show_history_end_to_end(workdir, capsys):
-    lines = _update(capsys, "all.csv")
+    _init(capsys)
+    first = _update(capsys, "all.csv", "2021-03-01")
     # Ranked by probabilistic_sharpe (the YAML's rank_by): the stronger one first.
-    assert lines[:2] == [["promoted", "good_b"], ["promoted", "good_a"]]
-    assert lines[-1][:3] == ["cycle", "1:", "2"]
+    assert [c["strategy_id"] for c in first["changes"]] == ["good_b", "good_a"]
+    assert {c["kind"] for c in first["changes"]} == {"promoted"}
+    assert (first["cycle"], first["as_of"], first["active"]) == (
+        1,
+        "2021-03-01",
+        ["good_a", "good_b"],
+    )
 
-    lines = _update(capsys, "without_a.csv")
-    assert ["entered_grace", "good_a", "1/3", f"({ABSENT})"] in lines
-    assert ["kept", "good_b"] in lines
+    second = _update(capsys, "without_a.csv", "2021-03-02")
+    assert _kinds(second)["good_a"] == ("entered_grace", 1, [ABSENT])
+    assert _kinds(second)["good_b"] == ("kept", 0, [])
 
     shown = _show(capsys)
     assert set(shown) == {"good_a", "good_b"}
-    assert shown["good_a"][1:] == ["(1)", "1", ABSENT]
-    assert shown["good_b"][1:] == ["(1)", "0", "-"]
+    assert (shown["good_a"]["promoted_cycle"], shown["good_a"]["consecutive_failures"]) == (1, 1)
+    assert shown["good_a"]["last_reasons"] == [ABSENT]
+    assert (shown["good_b"]["promoted_cycle"], shown["good_b"]["consecutive_failures"]) == (1, 0)
 
-    _update(capsys, "without_a.csv")
-    lines = _update(capsys, "without_a.csv")
-    assert ["removed", "good_a", "3/3", f"({ABSENT})"] in lines
-    assert lines[-1][:8] == ["cycle", "4:", "1", "active,", "0", "promoted,", "1", "removed"]
+    _update(capsys, "without_a.csv", "2021-03-03")
+    last = _update(capsys, "without_a.csv", "2021-03-04")
+    assert _kinds(last)["good_a"] == ("removed", 3, [ABSENT])
+    assert (last["cycle"], last["active"]) == (4, ["good_b"])
     assert set(_show(capsys)) == {"good_b"}
 
-    assert cli.main(["registry", "--state-dir", "state", "history", "good_a"]) == 0
-    story = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert [row[1] for row in story] == ["1", "2", "3", "4"]
-    assert [row[3] for row in story] == ["promoted", "entered_grace", "in_grace", "removed"]
-    assert [row[4] for row in story] == ["promotable", "absent", "absent", "absent"]
-
-    assert cli.main(["registry", "--state-dir", "state", "history", "bad"]) == 0
-    story = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert [row[3:6] for row in story] == [["-", "not", "promotable:"]] * 4
+    story = _history(capsys, "good_a")
+    assert [e["cycle"] for e in story] == [1, 2, 3, 4]
+    assert [e["as_of"] for e in story] == ["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-04"]
+    assert [e["change"]["kind"] for e in story] == [
+        "promoted",
+        "entered_grace",
+        "in_grace",
+        "removed",
+    ]
+    assert [e["decision"] is not None and e["decision"]["promotable"] for e in story] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    story = _history(capsys, "bad")
+    assert [(e["change"], e["decision"]["promotable"]) for e in story] == [(None, False)] * 4
 
     records = list(Journal(workdir / "state" / "registry_audit.jsonl"))
     assert [r["cycle"] for r in records] == [1, 2, 3, 4]
     assert {r["environment"] for r in records} == {"dev"}
-    assert all(len(r["config_hash"]) == 16 and r["plugins"] for r in records)
+    assert all(len(r["context"]["config_hash"]) == 16 and r["context"]["plugins"] for r in records)
+
+
+def test_cli_as_of_defaults_to_the_batch_last_date_and_a_retry_changes_nothing(workdir, capsys):
+    argv = ["registry", "--state-dir", "state", "update", "without_a.csv", "--env", "dev"]
+    assert cli.main([*argv, "--init", "--format", "json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    last_date = pd.read_csv("without_a.csv")["date"].max()
+    assert (first["cycle"], first["as_of"], first["repeated"]) == (1, last_date, False)
+    audit = (workdir / "state" / "registry_audit.jsonl").read_bytes()
+    for _ in range(3):
+        assert cli.main([*argv, "--format", "json"]) == 0
+        retry = json.loads(capsys.readouterr().out)
+        assert (retry["cycle"], retry["repeated"], retry["changes"]) == (1, True, first["changes"])
+    assert (workdir / "state" / "registry_audit.jsonl").read_bytes() == audit
+    # Another batch for the same date is refused; so is another environment.
+    assert cli.main(["registry", "--state-dir", "state", "update", "all.csv", "--env", "dev"]) == 2
+    assert "already committed with other inputs" in capsys.readouterr().err
+    assert cli.main([*argv[:-1], "staging", "--as-of", "2030-01-01"]) == 2
+    assert "--switch-environment" in capsys.readouterr().err
+    assert (workdir / "state" / "registry_audit.jsonl").read_bytes() == audit
 
 
 def test_cli_history_of_an_unknown_strategy_exits_2(workdir, capsys):
-    _update(capsys, "all.csv")
+    _init(capsys)
+    _update(capsys, "all.csv", "2021-03-01")
     assert cli.main(["registry", "--state-dir", "state", "history", "nobody"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "nobody" in captured.err
 
 
-def test_cli_show_of_an_empty_state_folder(workdir, capsys):
-    assert cli.main(["registry", "--state-dir", "state", "show"]) == 0
-    assert "no active strategies" in capsys.readouterr().out
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["registry", "--state-dir", "typo", "show"],
+        ["registry", "show", "--state-dir", "typo"],
+        ["registry", "--state-dir", "typo", "history", "good_a"],
+        ["registry", "--state-dir", "typo", "update", "all.csv", "--env", "dev"],
+        ["paper", "--state-dir", "typo", "status"],
+    ],
+)
+def test_cli_a_state_folder_that_does_not_exist_exits_2_and_creates_nothing(workdir, capsys, argv):
+    before = sorted(p.name for p in workdir.iterdir())
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: typo: the state folder does not exist")
+    assert "autopilot init --state-dir typo" in captured.err
+    assert sorted(p.name for p in workdir.iterdir()) == before
 
 
-def test_cli_recovers_a_corrupt_registry_from_its_backup(workdir, capsys):
-    _update(capsys, "all.csv")
-    _update(capsys, "without_a.csv")  # generation 2; the .bak holds generation 1
+def test_cli_show_of_an_initialised_empty_state_folder(workdir, capsys):
+    _init(capsys)
+    assert cli.main(["registry", "--state-dir", "state", "show", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "state_dir": "state",
+        "cycle": 0,
+        "as_of": None,
+        "active": [],
+    }
+
+
+def test_cli_reading_commands_work_on_a_read_only_folder_and_write_nothing(workdir, capsys):
+    _init(capsys)
+    _update(capsys, "all.csv", "2021-03-01")
+    _update(capsys, "without_a.csv", "2021-03-02")
+    state = workdir / "state"
+    (state / "registry.json").write_text("damaged")
+    listing = {p.name: p.read_bytes() for p in state.iterdir()}
+    state.chmod(0o555)
+    try:
+        shown = _show(capsys)
+        story = _history(capsys, "good_a")
+    finally:
+        state.chmod(0o755)
+    assert shown["good_a"]["consecutive_failures"] == 1  # .bak plus the committed cycle 2
+    assert [e["cycle"] for e in story] == [1, 2]
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == listing
+
+
+def test_cli_recovers_a_corrupt_registry_without_losing_the_last_cycle(workdir, capsys):
+    _init(capsys)
+    _update(capsys, "all.csv", "2021-03-01")
+    _update(capsys, "without_a.csv", "2021-03-02")  # generation 2; the .bak holds generation 1
     state = workdir / "state"
     (state / "registry.json").write_text('{"kind": "registry", "generation": 2, "da')
 
-    shown = _show(capsys)
-    assert shown["good_a"][2] == "0"  # generation 1: good_a not yet in grace
+    assert _show(capsys)["good_a"]["consecutive_failures"] == 1  # cycle 2 is not lost
+    retry = _update(capsys, "without_a.csv", "2021-03-02")
+    assert (retry["cycle"], retry["repeated"]) == (2, True)  # nothing redone, nothing spent
+    third = _update(capsys, "without_a.csv", "2021-03-03")
+    assert third["cycle"] == 3
+    assert _kinds(third)["good_a"] == ("in_grace", 2, [ABSENT])
     assert len(list(state.glob("registry.json.corrupt-*"))) == 1
-
-    lines = _update(capsys, "without_a.csv")
-    assert lines[-1][:2] == ["cycle", "2:"]  # cycle 2 is redone on top of generation 1
-    payload = json.loads((state / "registry.json").read_text())
-    assert payload["generation"] == 2
-    assert payload["data"]["strategies"]["good_a"]["consecutive_failures"] == 1
-    assert make_registry(state).history("good_a")[-1]["change"]["kind"] == "entered_grace"
+    assert [r["cycle"] for r in Journal(state / "registry_audit.jsonl")] == [1, 2, 3]
 
 
-def test_cli_with_both_state_files_corrupt_exits_2_naming_both(workdir, capsys):
-    _update(capsys, "all.csv")
-    _update(capsys, "all.csv")
+def test_cli_with_both_state_files_corrupt_is_rebuilt_from_a_complete_audit_log(workdir, capsys):
+    _init(capsys)
+    _update(capsys, "all.csv", "2021-03-01")
+    _update(capsys, "without_a.csv", "2021-03-02")
+    expected = _show(capsys)
     state = workdir / "state"
     (state / "registry.json").write_text("garbage")
     (state / "registry.json.bak").write_bytes(b"")
-    audit_before = (state / "registry_audit.jsonl").read_bytes()
+    assert _show(capsys) == expected
+
+
+def test_cli_with_both_state_files_corrupt_and_a_partial_log_exits_2_naming_both(workdir, capsys):
+    _init(capsys)
+    _update(capsys, "all.csv", "2021-03-01")
+    _update(capsys, "all.csv", "2021-03-02")
+    state = workdir / "state"
+    (state / "registry.json").write_text("garbage")
+    (state / "registry.json.bak").write_bytes(b"")
+    audit = state / "registry_audit.jsonl"
+    audit.write_bytes(audit.read_bytes().split(b"\n", 1)[1])  # cycle 1's record is gone
+    audit_before = audit.read_bytes()
 
     for argv in (
         ["registry", "--state-dir", "state", "show"],
-        ["registry", "--state-dir", "state", "update", "all.csv", "--env", "dev"],
+        [
+            "registry",
+            "--state-dir",
+            "state",
+            "update",
+            "all.csv",
+            "--env",
+            "dev",
+            "--as-of",
+            "2021-03-03",
+        ],
     ):
         assert cli.main(argv) == 2
         captured = capsys.readouterr()
@@ -665,7 +827,7 @@ def test_cli_with_both_state_files_corrupt_exits_2_naming_both(workdir, capsys):
         assert str(Path("state") / "registry.json.bak") in captured.err
     # Nothing was started from an empty registry.
     assert not (state / "registry.json").exists()
-    assert (state / "registry_audit.jsonl").read_bytes() == audit_before
+    assert audit.read_bytes() == audit_before
 
 
 def test_nan_scores_are_not_written_as_nan(tmp_path):
