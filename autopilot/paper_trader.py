@@ -134,6 +134,7 @@ class Portfolio:
                 day.isoformat(),
                 len(stale),
                 ", ".join(f"{s.security_id} (marked {s.last_price_date})" for s in stale),
+                extra={"event": "stale_marks", "security_ids": [s.security_id for s in stale]},
             )
         return stale
 
@@ -150,7 +151,9 @@ class Portfolio:
         unmarked = [sid for sid, p in self.positions.items() if p.last_price is None]
         if unmarked:
             logger.warning(
-                "left out of the current weights (no last_price): %s", ", ".join(unmarked)
+                "left out of the current weights (no last_price): %s",
+                ", ".join(unmarked),
+                extra={"event": "unmarked_left_out", "security_ids": unmarked},
             )
         equity = self.equity()
         if not equity > 0:
@@ -573,7 +576,11 @@ class PaperTrader:
             price = prices.get(sid)
             if price is None:
                 if targets.get(sid) and sid not in book.positions:  # held ones: warned as stale
-                    logger.warning("no price for %s: not bought this cycle", sid)
+                    logger.warning(
+                        "no price for %s: not bought this cycle",
+                        sid,
+                        extra={"event": "unpriced_not_bought", "security_ids": [sid]},
+                    )
                 continue
             held = book.positions[sid].shares if sid in book.positions else 0.0
             wanted = targets.get(sid, 0.0) * equity / price

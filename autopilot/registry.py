@@ -216,6 +216,7 @@ def decide_changes(
                 sid,
                 failures,
                 ", ".join(reasons),
+                extra=_event(ChangeKind.REMOVED, sid, failures, reasons),
             )
             changes.append(Change(sid, ChangeKind.REMOVED, failures, reasons))
             continue
@@ -226,6 +227,7 @@ def decide_changes(
                 sid,
                 grace_cycles,
                 ", ".join(reasons),
+                extra=_event(kind, sid, failures, reasons),
             )
         changes.append(Change(sid, kind, failures, reasons))
 
@@ -250,6 +252,18 @@ def decide_changes(
         if room is not None:
             room -= 1
     return changes
+
+
+def _event(
+    kind: ChangeKind, strategy_id: str, failures: int, reasons: tuple[str, ...]
+) -> dict[str, Any]:
+    """Structured fields of a registry log record (for handlers and tests, not for parsing)."""
+    return {
+        "event": kind.value,
+        "strategy_id": strategy_id,
+        "consecutive_failures": failures,
+        "reasons": list(reasons),
+    }
 
 
 def apply_changes(

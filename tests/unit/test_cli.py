@@ -293,3 +293,24 @@ def test_paper_rebalance_refuses_a_bad_cell_naming_file_row_and_column(
     assert captured.err == f"error: {where} {rule}\n"
     assert not (workdir / "state" / "portfolio.json").exists()
     assert not (workdir / "state" / "trades.jsonl").exists()
+
+
+def test_reading_commands_start_without_the_numerical_stack(tmp_path):
+    """`registry show` and `paper status` import neither pandas, numba, scipy nor pyarrow."""
+    assert cli.main(["init", "--state-dir", str(tmp_path / "state")]) == 0
+    probe = (
+        "import json, sys\n"
+        "from autopilot.cli import main\n"
+        "codes = [main(['registry', '--state-dir', sys.argv[1], 'show']),\n"
+        "         main(['paper', '--state-dir', sys.argv[1], 'status'])]\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'pandas', 'numba', 'scipy', 'pyarrow', 'sklearn'})\n"
+        "print(json.dumps({'codes': codes, 'heavy': heavy}), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == {"codes": [0, 0], "heavy": []}

@@ -322,9 +322,12 @@ def test_duplicate_strategy_ids_in_one_cycle_are_refused_and_nothing_is_written(
 # --- logging --------------------------------------------------------------------------------
 
 
-def _registry_warnings(caplog) -> list[logging.LogRecord]:
+def _registry_warnings(caplog) -> list[dict]:
+    """The structured fields of the registry's warnings."""
     return [
-        r for r in caplog.records if r.name == "autopilot.registry" and r.levelno == logging.WARNING
+        {k: getattr(r, k) for k in ("event", "strategy_id", "consecutive_failures", "reasons")}
+        for r in caplog.records
+        if r.name == "autopilot.registry" and r.levelno == logging.WARNING
     ]
 
 
@@ -336,18 +339,20 @@ def test_entering_grace_and_removal_are_logged_at_warning_with_reason_codes(tmp_
 
     caplog.clear()
     registry.update([passing("beta"), failing("alpha", Outcome.INSUFFICIENT_DATA)])
-    (entered,) = _registry_warnings(caplog)
-    assert "alpha" in entered.args
-    assert "sharpe:TOO_FEW_BARS" in entered.getMessage()
-    assert "beta" not in entered.getMessage()
+    assert _registry_warnings(caplog) == [
+        {
+            "event": "entered_grace",
+            "strategy_id": "alpha",
+            "consecutive_failures": 1,
+            "reasons": ["sharpe:TOO_FEW_BARS"],
+        }
+    ]
 
     caplog.clear()
     registry.update([passing("beta")])
-    (removed,) = _registry_warnings(caplog)
-    assert "alpha" in removed.args
-    assert 2 in removed.args  # the consecutive failures that removed it
-    assert ABSENT in removed.getMessage()
-    assert removed is not entered
+    assert _registry_warnings(caplog) == [
+        {"event": "removed", "strategy_id": "alpha", "consecutive_failures": 2, "reasons": [ABSENT]}
+    ]
 
 
 def test_staying_in_grace_is_not_logged_again_at_warning(tmp_path, caplog):
