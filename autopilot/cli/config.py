@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from autopilot.cli._common import EXIT_OK, environment_parent, verbose_parent
+from autopilot.cli._evaluate import load_gate_set
 
 __all__ = ["add_commands"]
 
@@ -24,11 +25,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def config_show(args: argparse.Namespace) -> int:
     """Print the resolved YAML with every default; loading it back gives the same hash."""
-    from autopilot.config import dump_config, load_config
-    from autopilot.promotion_gate import GateSet
+    from autopilot.config import dump_config
 
-    config = load_config(args.env, args.config_dir)
-    gate_set = GateSet(config)
+    config, gate_set = load_gate_set(args)
     resolved = gate_set.describe()
     print(f"# environment {config.environment}, config hash {gate_set.config_hash}")
     print(f"# from {' <- '.join(config.sources)}")

@@ -15,16 +15,14 @@ from autopilot.cli._common import (
     returns_parent,
     verbose_parent,
 )
+from autopilot.cli._evaluate import evaluate_file, load_gate_set
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
     from autopilot.promotion_gate import GateSet, VerdictTable
     from autopilot.sdk.plugins import GateCatalog
 
 __all__ = ["add_commands"]
 
-_PROGRESS_MIN_CANDIDATES = 2000
 _SHORT_OUTCOME = {"PASS": "pass", "FAIL": "FAIL", "INSUFFICIENT_DATA": "n/a", "ERROR": "ERROR"}
 
 
@@ -52,13 +50,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def gates_list(args: argparse.Namespace) -> int:
     """Print every registered gate with its plugin, parameters and status."""
-    from autopilot.config import load_config
-    from autopilot.promotion_gate import GateSet
     from autopilot.sdk.plugins import load_gate_catalog
 
     enabled: dict[str, str] = {}
     if args.env:
-        gate_set = GateSet(load_config(args.env, args.config_dir))
+        gate_set = load_gate_set(args)[1]
         catalog = gate_set.catalog
         enabled = {g.name: g.mode.value for g in gate_set.gates}
     else:
@@ -91,25 +87,9 @@ def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | No
 
 def gates_check(args: argparse.Namespace) -> int:
     """Evaluate a returns file and print (or write) the verdicts."""
-    from tqdm import tqdm
-
-    from autopilot.config import load_config
-    from autopilot.market.returns_io import read_candidates
-    from autopilot.promotion_gate import GateSet
-
     check_writable(args.report)
-    config = load_config(args.env, args.config_dir)
-    gate_set = GateSet(config)
-    batch = read_candidates(args.file, args.regimes)
-    with tqdm(
-        total=len(gate_set.gates) + 1,
-        desc="evaluating",
-        unit="step",
-        file=sys.stderr,
-        disable=batch.n_candidates < _PROGRESS_MIN_CANDIDATES or None,
-        leave=False,
-    ) as bar:
-        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: _advance(bar))
+    done = evaluate_file(args)
+    config, gate_set, batch, table = done.config, done.gate_set, done.batch, done.table
     decisions = table.decisions()
     if args.report:
         from autopilot.report.html import write_html_report
@@ -140,10 +120,6 @@ def gates_check(args: argparse.Namespace) -> int:
         if args.report:
             print(f"report: {args.report}")
     return EXIT_OK
-
-
-def _advance(bar: tqdm) -> None:
-    bar.update(1)
 
 
 def _transition_window(gate_set: GateSet) -> int:

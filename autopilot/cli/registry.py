@@ -17,6 +17,7 @@ from autopilot.cli._common import (
     state_parent,
     verbose_parent,
 )
+from autopilot.cli._evaluate import evaluate_file
 from autopilot.errors import InputError
 
 if TYPE_CHECKING:
@@ -68,27 +69,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def registry_update(args: argparse.Namespace) -> int:
     """Evaluate a batch with the environment's gate set and apply it to the registry."""
-    from autopilot.config import load_config
-    from autopilot.market.returns_io import read_candidates
-    from autopilot.promotion_gate import GateSet
     from autopilot.registry import ChangeKind, StrategyRegistry
     from autopilot.state.cycles import StateFolder
 
     if not args.init:
         StateFolder(args.state_dir).require()  # before any work: a typo fails fast
-    config = load_config(args.env, args.config_dir)
+    as_of = None if args.as_of is None else parse_date(args.as_of, "--as-of")
+    done = evaluate_file(args)
+    config, gate_set = done.config, done.gate_set
     registry = StrategyRegistry(
         args.state_dir, config.registry, lock_timeout=args.lock_timeout, create=args.init
     )
-    gate_set = GateSet(config)
-    score = gate_set.score_function()
-    batch = read_candidates(args.file, args.regimes)
-    as_of = _as_of(args.as_of, batch.dates, args.file)
-    decisions = gate_set.evaluate(batch)
     report = registry.update(
-        decisions,
-        as_of=as_of,
-        score=score,
+        done.table.decisions(),
+        as_of=as_of or _last_date(done.batch.dates, args.file),
+        score=gate_set.score_function(),
         environment=config.environment,
         switch_environment=args.switch_environment,
         context={
@@ -127,9 +122,8 @@ def registry_update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _as_of(given: str | None, dates: pd.DatetimeIndex | None, path: Path) -> date:
-    if given is not None:
-        return parse_date(given, "--as-of")
+def _last_date(dates: pd.DatetimeIndex | None, path: Path) -> date:
+    """The as-of date a batch implies: its last bar's."""
     if dates is None or len(dates) == 0:
         raise InputError(f"{path}: the batch has no dates; give the cycle's date with --as-of")
     return dates[-1].date()

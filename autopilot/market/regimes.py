@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 
 from autopilot.errors import InputError
+from autopilot.stats.metrics import MISSING_REGIME
 
-__all__ = ["CALM", "MISSING", "REGIME_NAMES", "TURBULENT", "volatility_regimes"]
+__all__ = ["CALM", "REGIME_NAMES", "TURBULENT", "volatility_regimes"]
 
 logger = logging.getLogger(__name__)
 
-MISSING = -1
 CALM = 0
 TURBULENT = 1
 REGIME_NAMES: tuple[str, ...] = ("calm", "turbulent")
@@ -102,7 +102,7 @@ def volatility_regimes(
         "volatility regimes: %d bars, %d turbulent, %d unlabelled",
         labels.size,
         int((labels == TURBULENT).sum()),
-        int((labels == MISSING).sum()),
+        int((labels == MISSING_REGIME).sum()),
     )
     return pd.Series(labels, index=prices.index, name="regime", dtype=np.int64)
 
@@ -111,7 +111,7 @@ def _hysteresis(
     vol: np.ndarray, reference: np.ndarray, enter_ratio: float, exit_ratio: float
 ) -> np.ndarray:
     """Run the two-level switch bar by bar; the state only depends on earlier bars."""
-    labels = np.full(vol.size, MISSING, dtype=np.int64)
+    labels = np.full(vol.size, MISSING_REGIME, dtype=np.int64)
     valid = np.isfinite(vol) & np.isfinite(reference)
     state = CALM
     for t in np.flatnonzero(valid):

@@ -20,7 +20,8 @@ import pandas as pd
 
 from autopilot.errors import InputError
 from autopilot.sdk.params import Param
-from autopilot.stats.batch import MISSING_REGIME, CandidateBatch
+from autopilot.stats.batch import CandidateBatch
+from autopilot.stats.metrics import MISSING_REGIME
 
 __all__ = ["read_candidates", "read_regimes", "read_security_table", "read_table"]
 

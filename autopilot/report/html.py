@@ -23,7 +23,8 @@ import numpy as np
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 from autopilot.stats import metrics
-from autopilot.stats.batch import MISSING_REGIME, CandidateBatch
+from autopilot.stats.batch import CandidateBatch
+from autopilot.stats.metrics import MISSING_REGIME
 
 __all__ = ["write_html_report"]
 
@@ -296,17 +297,6 @@ def _track(batch: CandidateBatch, column: int) -> _Track | None:
     return _Track(first, returns, labels)
 
 
-def _windows(labels: np.ndarray | None, window: int) -> list[tuple[int, int]]:
-    """Merged windows on the segment; changes next to a missing label (-1) are not changes."""
-    if labels is None:
-        return []
-    if not (labels == MISSING_REGIME).any():
-        return metrics.transition_windows(labels, window)
-    both_known = (labels[1:] != MISSING_REGIME) & (labels[:-1] != MISSING_REGIME)
-    changes = np.flatnonzero((labels[1:] != labels[:-1]) & both_known) + 1
-    return metrics.merge_windows(changes, window, labels.size)
-
-
 def _candidate_section(
     decision: Decision, batch: CandidateBatch, column: int | None, window: int
 ) -> str:
@@ -326,9 +316,9 @@ def _candidate_section(
 
     finite = np.isfinite(track.returns)
     returns = np.where(finite, track.returns, 0.0)
-    equity = np.concatenate(([1.0], np.cumprod(1.0 + returns)))
-    drawdown = equity / np.maximum.accumulate(equity) - 1.0
-    windows = _windows(track.labels, window)
+    equity, losses = metrics.drawdowns(returns)
+    drawdown = -losses  # drawn below zero
+    windows = [] if track.labels is None else metrics.transition_windows(track.labels, window)
     x_label = _x_labeller(batch, track.first)
 
     n = returns.size

@@ -24,8 +24,6 @@ from autopilot.stats._kernels import fused_column_statistics, transition_drawdow
 
 __all__ = ["BatchStatistics", "CandidateBatch", "TransitionStatistics"]
 
-MISSING_REGIME = -1
-
 
 @dataclass(frozen=True)
 class TransitionStatistics:
@@ -197,10 +195,7 @@ class CandidateBatch:
         """Boolean (T,) regime-change flags when labels are shared; None otherwise."""
         if self.regimes is None or self.regimes.ndim != 1:
             return None
-        lab = self.regimes
-        change = np.zeros(lab.shape[0], dtype=bool)
-        change[1:] = (lab[1:] != lab[:-1]) & (lab[1:] >= 0) & (lab[:-1] >= 0)
-        return change
+        return metrics.regime_changes(self.regimes)
 
     def _compute(self, windows: list[int]) -> None:
         changes = self._shared_changes

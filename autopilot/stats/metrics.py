@@ -36,6 +36,10 @@ EULER_MASCHERONI = 0.5772156649015329
 _NORMAL = NormalDist()
 
 
+# The label of a bar whose regime is not known (too little history, a missing price).
+MISSING_REGIME = -1
+
+
 def _as_array(values: ArrayLike) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).ravel()
 
@@ -72,15 +76,35 @@ def sharpe_ratio(returns: ArrayLike, periods_per_year: int, risk_free_rate: floa
     return float(excess / std * math.sqrt(periods_per_year))
 
 
+def drawdowns(returns: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Equity (1.0 before the first return) and drawdown, both with ``n + 1`` points.
+
+    The drawdown is the positive fraction ``1 - E_t / max_{s <= t} E_s``.
+    """
+    r = _as_array(returns)
+    equity = np.concatenate(([1.0], np.cumprod(1.0 + r)))
+    return equity, 1.0 - equity / np.maximum.accumulate(equity)
+
+
 def max_drawdown(returns: ArrayLike) -> float:
     """Maximum drawdown as a positive fraction; equity is 1.0 before the first return.
 
     ``MDD = max_t (1 - E_t / max_{s <= t} E_s)`` with ``E_{-1} = 1``.
     """
-    r = _as_array(returns)
-    equity = np.concatenate(([1.0], np.cumprod(1.0 + r)))
-    peak = np.maximum.accumulate(equity)
-    return float(np.max(1.0 - equity / peak))
+    return float(np.max(drawdowns(returns)[1]))
+
+
+def regime_changes(labels: ArrayLike) -> np.ndarray:
+    """Boolean flags of the bars ``t >= 1`` whose label differs from bar ``t - 1``'s.
+
+    A bar next to a missing label (:data:`MISSING_REGIME`) is not a change: nothing is
+    known about what happened there.
+    """
+    lab = np.asarray(labels).ravel()
+    change = np.zeros(lab.size, dtype=bool)
+    known = lab != MISSING_REGIME
+    change[1:] = (lab[1:] != lab[:-1]) & known[1:] & known[:-1]
+    return change
 
 
 def merge_windows(change_bars: ArrayLike, window: int, n_bars: int) -> list[tuple[int, int]]:
@@ -101,12 +125,11 @@ def merge_windows(change_bars: ArrayLike, window: int, n_bars: int) -> list[tupl
 def transition_windows(labels: ArrayLike, window: int) -> list[tuple[int, int]]:
     """Merged windows of ``±window`` bars around regime changes.
 
-    A change is a bar ``t >= 1`` with ``labels[t] != labels[t - 1]``; its window is
+    A change is a bar of :func:`regime_changes`; its window is
     ``max(0, t - window) .. min(n - 1, t + window)`` (inclusive); windows sharing a bar merge.
     """
-    lab = np.asarray(labels).ravel()
-    changes = np.flatnonzero(lab[1:] != lab[:-1]) + 1
-    return merge_windows(changes, window, lab.size)
+    changes = regime_changes(labels)
+    return merge_windows(np.flatnonzero(changes), window, changes.size)
 
 
 def transition_drawdown(returns: ArrayLike, labels: ArrayLike, window: int = 3) -> float:

@@ -41,7 +41,8 @@ import pandas as pd
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.errors import InputError
 from autopilot.market.bundled import load_index, load_prices
-from autopilot.market.regimes import MISSING, volatility_regimes
+from autopilot.market.regimes import volatility_regimes
+from autopilot.stats.metrics import MISSING_REGIME
 
 __all__ = ["COLUMNS", "RULES", "example_returns", "write_example"]
 
@@ -148,7 +149,7 @@ def example_returns(
     long = long.dropna(subset=["return"]).reset_index()
 
     labels = volatility_regimes(index).reindex(pd.DatetimeIndex(long["date"]))
-    long["regime"] = labels.fillna(MISSING).to_numpy(dtype=np.int64)
+    long["regime"] = labels.fillna(MISSING_REGIME).to_numpy(dtype=np.int64)
     long["strategy_id"] = long["strategy_id"].astype(str)
     long = long.sort_values(["strategy_id", "date"], kind="stable", ignore_index=True)
     logger.info(

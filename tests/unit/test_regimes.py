@@ -6,7 +6,8 @@ import pytest
 
 from autopilot.errors import InputError
 from autopilot.market.bundled import load_index
-from autopilot.market.regimes import CALM, MISSING, TURBULENT, volatility_regimes
+from autopilot.market.regimes import CALM, TURBULENT, volatility_regimes
+from autopilot.stats.metrics import MISSING_REGIME
 
 LOOKBACK = 21
 WINDOW = 252
@@ -28,7 +29,7 @@ def _vol_switch_series(n_calm: int, n_turbulent: int, seed: int = 7) -> pd.Serie
 def test_labels_are_minus_one_zero_or_one_and_int() -> None:
     labels = volatility_regimes(load_index())
     assert labels.dtype == np.int64
-    assert set(np.unique(labels)) <= {MISSING, CALM, TURBULENT}
+    assert set(np.unique(labels)) <= {MISSING_REGIME, CALM, TURBULENT}
     assert labels.name == "regime"
 
 
@@ -36,8 +37,8 @@ def test_first_bars_without_history_are_missing_and_the_rest_labelled() -> None:
     index = load_index()
     labels = volatility_regimes(index, lookback=LOOKBACK, threshold_window=WINDOW)
     first_labelled = LOOKBACK + WINDOW - 1
-    assert (labels.iloc[:first_labelled] == MISSING).all()
-    assert (labels.iloc[first_labelled:] != MISSING).all()
+    assert (labels.iloc[:first_labelled] == MISSING_REGIME).all()
+    assert (labels.iloc[first_labelled:] != MISSING_REGIME).all()
     assert labels.index.equals(index.index)
 
 
@@ -121,10 +122,10 @@ def test_missing_price_gives_missing_labels_only_where_windows_touch_it() -> Non
     prices = _vol_switch_series(600, 0)
     prices.iloc[450] = np.nan
     labels = volatility_regimes(prices, lookback=LOOKBACK, threshold_window=50)
-    assert (labels.iloc[450 : 450 + LOOKBACK + 1] == MISSING).all()
-    assert (labels.iloc[LOOKBACK + 49 : 450] != MISSING).all()
+    assert (labels.iloc[450 : 450 + LOOKBACK + 1] == MISSING_REGIME).all()
+    assert (labels.iloc[LOOKBACK + 49 : 450] != MISSING_REGIME).all()
     # The reference median needs 50 clean volatilities again after the gap.
-    assert (labels.iloc[450 + LOOKBACK + 50 :] != MISSING).all()
+    assert (labels.iloc[450 + LOOKBACK + 50 :] != MISSING_REGIME).all()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,63 @@
+"""The flow every gate-applying command shares: load the environment, read, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from autopilot.config import EnvironmentConfig
+    from autopilot.promotion_gate import GateSet, VerdictTable
+    from autopilot.stats.batch import CandidateBatch
+
+__all__ = ["Evaluated", "evaluate_file", "load_gate_set"]
+
+# Below this many candidates an evaluation is quick enough to need no progress bar.
+_PROGRESS_MIN_CANDIDATES = 2000
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A returns file evaluated with an environment's gate set."""
+
+    config: EnvironmentConfig
+    gate_set: GateSet
+    batch: CandidateBatch
+    table: VerdictTable
+
+
+def load_gate_set(args: argparse.Namespace) -> tuple[EnvironmentConfig, GateSet]:
+    """The environment of ``--env`` (in ``--config-dir``) and its gate set, plugins loaded."""
+    from autopilot.config import load_config
+    from autopilot.promotion_gate import GateSet
+
+    config = load_config(args.env, args.config_dir)
+    return config, GateSet(config)
+
+
+def evaluate_file(args: argparse.Namespace) -> Evaluated:
+    """Evaluate ``args.file`` (with ``args.regimes``), a progress bar on stderr when large."""
+    from tqdm import tqdm
+
+    from autopilot.market.returns_io import read_candidates
+
+    config, gate_set = load_gate_set(args)
+    batch = read_candidates(args.file, args.regimes)
+    with tqdm(
+        total=len(gate_set.gates) + 1,
+        desc="evaluating",
+        unit="step",
+        file=sys.stderr,
+        disable=batch.n_candidates < _PROGRESS_MIN_CANDIDATES or None,
+        leave=False,
+    ) as bar:
+        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: _advance(bar))
+    return Evaluated(config, gate_set, batch, table)
+
+
+def _advance(bar: tqdm) -> None:
+    bar.update(1)
