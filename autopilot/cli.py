@@ -24,13 +24,18 @@ from autopilot.paper_cli import add_paper_commands, paper_rebalance, paper_statu
 from autopilot.plugins import GateCatalog, load_gate_catalog
 from autopilot.registry import ChangeKind, StrategyRegistry
 from autopilot.returns_io import read_candidates
-from autopilot.verdicts import OUTCOMES
+from autopilot.verdicts import Outcome
 
 logger = logging.getLogger("autopilot")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 _PROGRESS_MIN_CANDIDATES = 2000
-_SHORT_OUTCOME = {"PASS": "pass", "FAIL": "FAIL", "INSUFFICIENT_DATA": "n/a", "ERROR": "ERROR"}
+_SHORT_OUTCOME = {
+    Outcome.PASS: "pass",
+    Outcome.FAIL: "FAIL",
+    Outcome.INSUFFICIENT_DATA: "n/a",
+    Outcome.ERROR: "ERROR",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,7 +232,7 @@ def _format_table(table: VerdictTable) -> str:
     for i, sid in enumerate(table.strategy_ids):
         cells = [sid, "yes" if table.promotable[i] else "no"]
         for column in table.columns:
-            outcome = _SHORT_OUTCOME[OUTCOMES[column.outcomes[i]].value]
+            outcome = _SHORT_OUTCOME[Outcome(int(column.outcomes[i]))]
             value = column.values[i]
             text = outcome if value != value else f"{outcome} {value:.4g}"
             cells.append(text + ("*" if column.mode.value == "shadow" else ""))
@@ -314,7 +319,7 @@ def _registry_history(args: argparse.Namespace) -> int:
                 + ", ".join(
                     f"{g['gate']} {g['reason']}"
                     for g in decision["gates"]
-                    if g["mode"] == "enforce" and g["outcome"] != "PASS"
+                    if g["mode"] == "enforce" and g["outcome"] != Outcome.PASS.name
                 )
             )
         what = change["kind"] if change else "-"

@@ -15,7 +15,7 @@ import numpy as np
 
 from autopilot.batch import CandidateBatch
 from autopilot.params import Param, validate_params
-from autopilot.verdicts import ERROR_CODE, FAIL_CODE, PASS_CODE, format_reason
+from autopilot.verdicts import Outcome, format_reason
 
 __all__ = ["EvaluationContext", "Gate", "GateResult", "threshold_result"]
 
@@ -51,9 +51,9 @@ class GateResult:
 
     Attributes
     ----------
-    outcomes : ndarray of int8, shape (N,)
-        Codes into :data:`autopilot.verdicts.OUTCOMES` (PASS=0, FAIL=1, INSUFFICIENT_DATA=2,
-        ERROR=3).
+    outcomes : ndarray of int, shape (N,)
+        :class:`~autopilot.verdicts.Outcome` codes (PASS=0, FAIL=1, INSUFFICIENT_DATA=2,
+        ERROR=3) in an integer array (int8 is enough).
     values : ndarray of float64, shape (N,)
         The measured value; NaN where there is none.
     reasons : sequence of str or callable
@@ -146,7 +146,7 @@ def threshold_result(
         The limit.
     bound : {"min", "max"}
         ``min``: PASS when ``value >= threshold``; ``max``: PASS when ``value <= threshold``.
-    problems : mapping of reason code to (mask, outcome code), optional
+    problems : mapping of reason code to (mask, Outcome), optional
         Candidates whose value could not be computed, checked in order (the first matching
         code wins), with the outcome they get. Any other NaN value is an ERROR with reason
         ``NOT_COMPUTABLE``, so a NaN can never pass.
@@ -160,7 +160,7 @@ def threshold_result(
         fail_code = "ABOVE_MAX"
     else:
         raise ValueError(f"bound must be 'min' or 'max', was {bound!r}")
-    outcomes = np.where(passed, PASS_CODE, FAIL_CODE).astype(np.int8)
+    outcomes = np.where(passed, Outcome.PASS, Outcome.FAIL).astype(np.int8)
     labels = [*(problems or {}), "NOT_COMPUTABLE"]
     problem_index = np.full(values.shape, -1, dtype=np.int16)
     for index, (mask, outcome) in reversed(list(enumerate((problems or {}).values()))):
@@ -169,7 +169,7 @@ def threshold_result(
         outcomes[mask] = outcome
     unknown = np.isnan(values) & (problem_index < 0)
     problem_index[unknown] = len(labels) - 1
-    outcomes[unknown] = ERROR_CODE
+    outcomes[unknown] = Outcome.ERROR
 
     def reason(i: int) -> str:
         if problem_index[i] >= 0:

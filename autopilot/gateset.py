@@ -28,16 +28,7 @@ from autopilot.errors import ConfigError, GateParameterError, PluginLoadError
 from autopilot.gate import EvaluationContext, Gate, GateResult
 from autopilot.metrics import per_period_rate
 from autopilot.plugins import GateCatalog, GateInfo, load_gate_catalog
-from autopilot.verdicts import (
-    ERROR_CODE,
-    INSUFFICIENT_CODE,
-    OUTCOMES,
-    PASS_CODE,
-    Decision,
-    Mode,
-    Verdict,
-    format_reason,
-)
+from autopilot.verdicts import Decision, Mode, Outcome, Verdict, format_reason
 
 __all__ = ["ConfiguredGate", "GateColumn", "GateSet", "VerdictTable"]
 
@@ -45,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Candidate-level problems found before any gate runs, in order of precedence.
 _OK, _NON_FINITE, _GAP, _NOT_LIVE, _SHORT = range(5)
+# Outcome by code, for turning array entries into members quickly.
+_BY_CODE: tuple[Outcome, ...] = tuple(Outcome)
 
 
 @dataclass(frozen=True)
@@ -87,14 +80,14 @@ class VerdictTable:
         # Same rule as Decision.promotable: something enforced, and all of it passed.
         self.promotable = np.full(len(self.strategy_ids), bool(enforced))
         for outcomes in enforced:
-            self.promotable &= outcomes == PASS_CODE
+            self.promotable &= outcomes == Outcome.PASS
 
     def verdicts(self, i: int) -> tuple[Verdict, ...]:
         """The verdicts on candidate ``i``."""
         return tuple(
             Verdict(
                 gate=c.gate,
-                outcome=OUTCOMES[c.outcomes[i]],
+                outcome=_BY_CODE[c.outcomes[i]],
                 value=float(c.values[i]),
                 threshold=c.threshold,
                 mode=c.mode,
@@ -268,7 +261,7 @@ class GateSet:
                     f"returned outcomes of shape {outcomes.shape} and values of shape "
                     f"{values.shape} for {n} candidates"
                 )
-            if outcomes.size and (outcomes.min() < 0 or outcomes.max() >= len(OUTCOMES)):
+            if outcomes.size and (outcomes.min() < 0 or outcomes.max() >= len(Outcome)):
                 raise ValueError("returned outcome codes outside 0..3")
             if not callable(result.reasons) and len(result.reasons) != n:
                 raise ValueError(f"returned {len(result.reasons)} reasons for {n} candidates")
@@ -286,7 +279,7 @@ class GateSet:
                 "GATE_EXCEPTION", type=type(exc).__name__, message=str(exc).replace("\n", " ")
             )
             return GateResult(
-                np.full(n, ERROR_CODE, dtype=np.int8),
+                np.full(n, Outcome.ERROR, dtype=np.int8),
                 np.full(n, np.nan),
                 [reason] * n,
                 configured.gate.threshold,
@@ -336,8 +329,8 @@ def _apply_problems(
     override = problem.copy()
     if not configured.gate.needs_history:
         override[override == _SHORT] = _OK
-    outcomes[(override == _NON_FINITE) | (override == _GAP)] = ERROR_CODE
-    outcomes[(override == _NOT_LIVE) | (override == _SHORT)] = INSUFFICIENT_CODE
+    outcomes[(override == _NON_FINITE) | (override == _GAP)] = Outcome.ERROR
+    outcomes[(override == _NOT_LIVE) | (override == _SHORT)] = Outcome.INSUFFICIENT_DATA
     if (override != _OK).any():
         values = np.where(override != _OK, np.nan, values)
         if configured.gate.required_history() is not None:

@@ -49,7 +49,7 @@ from autopilot._kernels import fused_column_statistics
 from autopilot.batch import CandidateBatch, annualised_sharpe
 from autopilot.config import config_from_dict
 from autopilot.gateset import GateSet, VerdictTable
-from autopilot.verdicts import OUTCOMES
+from autopilot.verdicts import Outcome
 
 SEED = 20261124
 FULL_SIZE = (10_000, 2_520)
@@ -299,8 +299,8 @@ def outcome_counts(table: VerdictTable) -> dict[str, dict[str, int]]:
     """Per gate, how many candidates got each outcome (a sanity check of the workload)."""
     counts = {}
     for column in table.columns:
-        codes = np.bincount(column.outcomes.astype(np.int64), minlength=len(OUTCOMES))
-        counts[column.gate] = {str(o): int(c) for o, c in zip(OUTCOMES, codes, strict=True)}
+        codes = np.bincount(column.outcomes.astype(np.int64), minlength=len(Outcome))
+        counts[column.gate] = {o.name: int(c) for o, c in zip(Outcome, codes, strict=True)}
     counts["promotable"] = {"yes": int(table.promotable.sum())}
     return counts
 

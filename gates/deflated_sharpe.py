@@ -11,7 +11,7 @@ from autopilot.batch import CandidateBatch, per_period_sharpe
 from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.metrics import deflated_sharpe_ratio
 from autopilot.params import Interval, Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE, format_reason
+from autopilot.verdicts import Outcome, format_reason
 
 
 class DeflatedSharpeGate(Gate):
@@ -64,7 +64,7 @@ class DeflatedSharpeGate(Gate):
                 "TOO_FEW_TRIALS", trials=int(trials), sharpe_variance=variance, min_trials=2
             )
             return GateResult(
-                np.full(n, INSUFFICIENT_CODE, dtype=np.int8),
+                np.full(n, Outcome.INSUFFICIENT_DATA, dtype=np.int8),
                 np.full(n, np.nan),
                 [reason] * n,
                 self.threshold,
@@ -77,8 +77,8 @@ class DeflatedSharpeGate(Gate):
             self.params["min_probability"],
             "min",
             {
-                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, INSUFFICIENT_CODE),
-                "ZERO_VARIANCE": (stats.zero_variance, ERROR_CODE),
+                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, Outcome.INSUFFICIENT_DATA),
+                "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
         detail = f"trials={int(trials)}, sharpe_variance={variance:.6g}"

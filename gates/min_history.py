@@ -8,7 +8,7 @@ from autopilot import hookimpl
 from autopilot.batch import CandidateBatch
 from autopilot.gate import EvaluationContext, Gate, GateResult
 from autopilot.params import Interval, Param
-from autopilot.verdicts import INSUFFICIENT_CODE, PASS_CODE, format_reason
+from autopilot.verdicts import Outcome, format_reason
 
 
 class MinHistoryGate(Gate):
@@ -35,7 +35,7 @@ class MinHistoryGate(Gate):
         live = batch.statistics().live_bars
         bars = self.params["bars"]
         enough = live >= bars
-        outcomes = np.where(enough, PASS_CODE, INSUFFICIENT_CODE).astype(np.int8)
+        outcomes = np.where(enough, Outcome.PASS, Outcome.INSUFFICIENT_DATA).astype(np.int8)
 
         def reason(i: int) -> str:
             code = "OK" if enough[i] else "INSUFFICIENT_HISTORY"

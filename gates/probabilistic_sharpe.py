@@ -9,7 +9,7 @@ from autopilot.batch import CandidateBatch, per_period_sharpe
 from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.metrics import probabilistic_sharpe_ratio
 from autopilot.params import Interval, Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.verdicts import Outcome
 
 
 class ProbabilisticSharpeGate(Gate):
@@ -39,8 +39,8 @@ class ProbabilisticSharpeGate(Gate):
             self.params["min_probability"],
             "min",
             {
-                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, INSUFFICIENT_CODE),
-                "ZERO_VARIANCE": (stats.zero_variance, ERROR_CODE),
+                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, Outcome.INSUFFICIENT_DATA),
+                "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
 

@@ -6,7 +6,7 @@ from autopilot import hookimpl
 from autopilot.batch import CandidateBatch, annualised_sharpe
 from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.params import Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.verdicts import Outcome
 
 
 class SharpeGate(Gate):
@@ -29,8 +29,8 @@ class SharpeGate(Gate):
             self.params["min"],
             "min",
             {
-                "TOO_FEW_BARS: min_bars=2": (stats.live_bars < 2, INSUFFICIENT_CODE),
-                "ZERO_VARIANCE": (stats.zero_variance, ERROR_CODE),
+                "TOO_FEW_BARS: min_bars=2": (stats.live_bars < 2, Outcome.INSUFFICIENT_DATA),
+                "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
 

@@ -10,7 +10,7 @@ from autopilot import hookimpl
 from autopilot.batch import CandidateBatch
 from autopilot.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.params import Interval, Param
-from autopilot.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.verdicts import Outcome
 
 
 class TransitionDrawdownGate(Gate):
@@ -38,7 +38,7 @@ class TransitionDrawdownGate(Gate):
         if batch.regimes is None:
             n = batch.n_candidates
             return GateResult(
-                np.full(n, ERROR_CODE, dtype=np.int8),
+                np.full(n, Outcome.ERROR, dtype=np.int8),
                 np.full(n, np.nan),
                 ["NO_REGIME_LABELS: source=none (add a `regime` column or pass --regimes)"] * n,
                 self.threshold,
@@ -49,8 +49,8 @@ class TransitionDrawdownGate(Gate):
             self.params["max"],
             "max",
             {
-                "NO_REGIME_LABELS": (transition.labels_missing, ERROR_CODE),
-                "NO_REGIME_CHANGE": (transition.changes == 0, INSUFFICIENT_CODE),
+                "NO_REGIME_LABELS": (transition.labels_missing, Outcome.ERROR),
+                "NO_REGIME_CHANGE": (transition.changes == 0, Outcome.INSUFFICIENT_DATA),
             },
         )
 
