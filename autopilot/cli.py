@@ -189,6 +189,8 @@ def _gates_check(args: argparse.Namespace) -> int:
         leave=False,
     ) as bar:
         table = gate_set.evaluate_arrays(batch, on_progress=lambda step: bar.update(1))
+    # Before the table is printed: reading every reason settles the outcomes (a verdict
+    # whose reason fails becomes ERROR when read; see autopilot.gateset).
     decisions = table.decisions()
     if args.report:
         from autopilot.report import write_html_report

@@ -37,9 +37,12 @@ class MinHistoryGate(Gate):
         enough = live >= bars
         outcomes = np.where(enough, Outcome.PASS, Outcome.INSUFFICIENT_DATA).astype(np.int8)
 
+        # Lists: reasons are formatted one by one, and list indexing is cheap.
+        live_bars, enough_bars = live.astype(np.int64).tolist(), enough.tolist()
+
         def reason(i: int) -> str:
-            code = "OK" if enough[i] else "INSUFFICIENT_HISTORY"
-            return format_reason(code, live_bars=int(live[i]), min_bars=bars)
+            code = "OK" if enough_bars[i] else "INSUFFICIENT_HISTORY"
+            return format_reason(code, live_bars=live_bars[i], min_bars=bars)
 
         return GateResult(outcomes, live.astype(np.float64), reason, float(bars))
 
