@@ -21,6 +21,7 @@ from autopilot_pbo import (
 )
 
 from autopilot import CandidateBatch, EvaluationContext, GateParameterError, Outcome
+from autopilot.testing import parametrize_with_checks
 
 
 def naive_pbo(matrix: np.ndarray, blocks: int) -> tuple[float, np.ndarray]:
@@ -278,3 +279,10 @@ def test_odd_blocks_are_refused():
 def test_bad_parameters_are_refused(params):
     with pytest.raises(GateParameterError):
         PboGate(**params)
+
+
+@parametrize_with_checks(
+    [PboGate, (PboGate, {"blocks": 8, "max_probability": 0.9, "min_bars_per_block": 10})]
+)
+def test_pbo_gate_follows_the_gate_contract(gate_check):
+    gate_check()
