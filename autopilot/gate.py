@@ -176,6 +176,8 @@ def threshold_result(
         raise ValueError(f"bound must be 'min' or 'max', was {bound!r}")
     outcomes = np.where(passed, Outcome.PASS, Outcome.FAIL).astype(np.int8)
     labels = [*(problems or {}), "NOT_COMPUTABLE"]
+    if not all(isinstance(label, str) for label in labels):
+        raise TypeError(f"problems must be keyed by reason codes (str), got {labels[:-1]!r}")
     problem_index = np.full(values.shape, -1, dtype=np.int16)
     for index, (mask, outcome) in reversed(list(enumerate((problems or {}).values()))):
         mask = np.asarray(mask, dtype=bool)
@@ -185,20 +187,50 @@ def threshold_result(
     problem_index[unknown] = len(labels) - 1
     outcomes[unknown] = Outcome.ERROR
 
-    # Reasons are formatted one by one, tens of thousands per batch: Python lists index much
-    # faster than NumPy scalars, and the threshold's part is formatted once. The text is
-    # exactly format_reason(code, value=..., min=...).
-    kinds = np.where(problem_index >= 0, problem_index, np.where(passed, -2, -1)).tolist()
-    value_list = values.tolist()
+    kinds = np.where(problem_index >= 0, problem_index, np.where(passed, -2, -1))
     suffix = f", {bound}={_format_detail(threshold)}"
+    return GateResult(
+        outcomes, values, _ThresholdReasons(kinds, labels, values, fail_code, suffix), threshold
+    )
 
-    def reason(i: int) -> str:
-        kind = kinds[i]
+
+class _ThresholdReasons:
+    """The reasons of :func:`threshold_result`, formatted on demand.
+
+    Formatted by autopilot itself from lists built here (str labels, Python floats), so a
+    call with a candidate index cannot fail: the gate set need not confirm these reasons
+    before trusting a PASS (see :mod:`autopilot.gateset`). The text is exactly
+    ``format_reason(code, value=..., min=...)``. Reasons are formatted one by one, tens of
+    thousands per batch: Python lists, built at the first call, index much faster than
+    NumPy scalars.
+    """
+
+    __slots__ = ("_fail_code", "_kind_array", "_kinds", "_labels", "_suffix", "_values")
+
+    def __init__(
+        self,
+        kinds: np.ndarray,
+        labels: Sequence[str],
+        values: np.ndarray,
+        fail_code: str,
+        suffix: str,
+    ) -> None:
+        self._kind_array = kinds  # a label index, or -2 for OK and -1 for the failure
+        self._kinds: list[int] | None = None
+        self._labels = list(labels)
+        self._values: list[float] | np.ndarray = values
+        self._fail_code = fail_code
+        self._suffix = suffix
+
+    def __call__(self, i: int) -> str:
+        if self._kinds is None:
+            self._kinds = self._kind_array.tolist()
+            self._values = np.asarray(self._values).tolist()
+        kind = self._kinds[i]
         if kind >= 0:
-            return labels[kind]
-        return f"{'OK' if kind == -2 else fail_code}: value={value_list[i]:.6g}{suffix}"
-
-    return GateResult(outcomes, values, reason, threshold)
+            return self._labels[kind]
+        code = "OK" if kind == -2 else self._fail_code
+        return f"{code}: value={self._values[i]:.6g}{self._suffix}"
 
 
 class _ContractViolation(Exception):

@@ -8,7 +8,7 @@ from autopilot import hookimpl
 from autopilot.batch import CandidateBatch
 from autopilot.gate import EvaluationContext, Gate, GateResult
 from autopilot.params import Interval, Param
-from autopilot.verdicts import Outcome, format_reason
+from autopilot.verdicts import Outcome
 
 
 class MinHistoryGate(Gate):
@@ -37,12 +37,15 @@ class MinHistoryGate(Gate):
         enough = live >= bars
         outcomes = np.where(enough, Outcome.PASS, Outcome.INSUFFICIENT_DATA).astype(np.int8)
 
-        # Lists: reasons are formatted one by one, and list indexing is cheap.
+        # Reasons are formatted one by one (and those of promotable candidates as soon as the
+        # table is built): lists index cheaply, and the constant part is formatted once. The
+        # text is format_reason(code, live_bars=..., min_bars=...).
         live_bars, enough_bars = live.astype(np.int64).tolist(), enough.tolist()
+        suffix = f", min_bars={bars}"
 
         def reason(i: int) -> str:
             code = "OK" if enough_bars[i] else "INSUFFICIENT_HISTORY"
-            return format_reason(code, live_bars=live_bars[i], min_bars=bars)
+            return f"{code}: live_bars={live_bars[i]}{suffix}"
 
         return GateResult(outcomes, live.astype(np.float64), reason, float(bars))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autopilot import Gate, GateResult, Outcome
+from autopilot import Gate, GateResult, Outcome, format_reason, threshold_result
 from autopilot.gateset import VerdictTable
 from autopilot.verdicts import Decision
 from tests.conftest import batch_of, make_gate_set
@@ -335,3 +335,44 @@ def test_a_reason_exception_message_stays_on_one_line():
     assert {v.reason for v in verdicts(decisions)} == {
         "REASON_EXCEPTION: type=RuntimeError, message=first line second line"
     }
+
+
+# --- reasons the gate set does not need to confirm -----------------------------------------
+
+
+@pytest.mark.parametrize("bound", ["min", "max"])
+def test_threshold_reasons_are_format_reason_texts(bound):
+    values = np.array([0.5, 0.4999999, 1e-9, -3.25, 123456789.0, 2.0 / 3.0, np.nan, 7.0])
+    problems = {"TOO_FEW_BARS: min_bars=2": (np.arange(8) == 7, Outcome.INSUFFICIENT_DATA)}
+    result = threshold_result(values, 0.5, bound, problems)
+    passed = values >= 0.5 if bound == "min" else values <= 0.5
+    failure = "BELOW_MIN" if bound == "min" else "ABOVE_MAX"
+    expected = [
+        format_reason("OK" if ok else failure, value=float(v), **{bound: 0.5})
+        for v, ok in zip(values[:6], passed[:6], strict=True)
+    ]
+    assert [result.reason(i) for i in range(8)] == [
+        *expected,
+        "NOT_COMPUTABLE",
+        "TOO_FEW_BARS: min_bars=2",
+    ]
+
+
+def test_threshold_problems_must_be_keyed_by_reason_codes():
+    def result(n):
+        return threshold_result(np.ones(n), 0.5, "min", {7: (np.zeros(n, bool), Outcome.PASS)})
+
+    table, decisions = evaluate(scripted(result))
+    assert not table.promotable.any()
+    assert {v.reason for v in verdicts(decisions)} == {
+        "GATE_EXCEPTION: type=TypeError, message=problems must be keyed by reason codes (str), got [7]"
+    }
+
+
+def test_a_wrapped_threshold_reason_is_still_confirmed():
+    def result(n):
+        inner = threshold_result(np.ones(n), 0.5, "min")
+        return GateResult(inner.outcomes, inner.values, _raise_for_odd, inner.threshold)
+
+    table, _ = evaluate(scripted(result))
+    assert table.promotable.tolist() == [True, False, True, False]
