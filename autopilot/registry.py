@@ -157,7 +157,7 @@ def reason_codes(decision: Decision) -> tuple[str, ...]:
     for verdict in decision.verdicts:
         if verdict.blocks:
             match = _CODE.match(verdict.reason)
-            codes.append(f"{verdict.gate}:{match.group(1) if match else verdict.outcome.value}")
+            codes.append(f"{verdict.gate}:{match.group(1) if match else verdict.outcome.name}")
     return tuple(codes)
 
 

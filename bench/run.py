@@ -46,7 +46,7 @@ import pandas as pd
 
 from autopilot.config import config_from_dict
 from autopilot.promotion_gate import GateSet, VerdictTable
-from autopilot.sdk.verdicts import OUTCOMES
+from autopilot.sdk.verdicts import Outcome
 from autopilot.stats import metrics
 from autopilot.stats._kernels import fused_column_statistics
 from autopilot.stats.batch import CandidateBatch, annualised_sharpe
@@ -299,8 +299,8 @@ def outcome_counts(table: VerdictTable) -> dict[str, dict[str, int]]:
     """Per gate, how many candidates got each outcome (a sanity check of the workload)."""
     counts = {}
     for column in table.columns:
-        codes = np.bincount(column.outcomes.astype(np.int64), minlength=len(OUTCOMES))
-        counts[column.gate] = {str(o): int(c) for o, c in zip(OUTCOMES, codes, strict=True)}
+        codes = np.bincount(column.outcomes.astype(np.int64), minlength=len(Outcome))
+        counts[column.gate] = {o.name: int(c) for o, c in zip(Outcome, codes, strict=True)}
     counts["promotable"] = {"yes": int(table.promotable.sum())}
     return counts
 

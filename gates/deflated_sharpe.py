@@ -9,7 +9,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.sdk.params import Interval, Param
-from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE, format_reason
+from autopilot.sdk.verdicts import Outcome, format_reason
 from autopilot.stats.batch import CandidateBatch, per_period_sharpe
 from autopilot.stats.metrics import deflated_sharpe_ratio
 
@@ -60,13 +60,13 @@ class DeflatedSharpeGate(Gate):
             variance = math.nan
         n = batch.n_candidates
         if trials < 2 or not variance > 0.0:
-            reason = format_reason(
+            too_few = format_reason(
                 "TOO_FEW_TRIALS", trials=int(trials), sharpe_variance=variance, min_trials=2
             )
             return GateResult(
-                np.full(n, INSUFFICIENT_CODE, dtype=np.int8),
+                np.full(n, Outcome.INSUFFICIENT_DATA, dtype=np.int8),
                 np.full(n, np.nan),
-                [reason] * n,
+                [too_few] * n,
                 self.threshold,
             )
         dsr = deflated_sharpe_ratio(
@@ -77,8 +77,8 @@ class DeflatedSharpeGate(Gate):
             self.params["min_probability"],
             "min",
             {
-                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, INSUFFICIENT_CODE),
-                "ZERO_VARIANCE": (stats.zero_variance, ERROR_CODE),
+                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, Outcome.INSUFFICIENT_DATA),
+                "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
         detail = f"trials={int(trials)}, sharpe_variance={variance:.6g}"

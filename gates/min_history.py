@@ -7,7 +7,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.gate import EvaluationContext, Gate, GateResult
 from autopilot.sdk.params import Interval, Param
-from autopilot.sdk.verdicts import INSUFFICIENT_CODE, PASS_CODE, format_reason
+from autopilot.sdk.verdicts import Outcome
 from autopilot.stats.batch import CandidateBatch
 
 
@@ -35,11 +35,17 @@ class MinHistoryGate(Gate):
         live = batch.statistics().live_bars
         bars = self.params["bars"]
         enough = live >= bars
-        outcomes = np.where(enough, PASS_CODE, INSUFFICIENT_CODE).astype(np.int8)
+        outcomes = np.where(enough, Outcome.PASS, Outcome.INSUFFICIENT_DATA).astype(np.int8)
+
+        # Reasons are formatted one by one (and those of promotable candidates as soon as the
+        # table is built): lists index cheaply, and the constant part is formatted once. The
+        # text is format_reason(code, live_bars=..., min_bars=...).
+        live_bars, enough_bars = live.astype(np.int64).tolist(), enough.tolist()
+        suffix = f", min_bars={bars}"
 
         def reason(i: int) -> str:
-            code = "OK" if enough[i] else "INSUFFICIENT_HISTORY"
-            return format_reason(code, live_bars=int(live[i]), min_bars=bars)
+            code = "OK" if enough_bars[i] else "INSUFFICIENT_HISTORY"
+            return f"{code}: live_bars={live_bars[i]}{suffix}"
 
         return GateResult(outcomes, live.astype(np.float64), reason, float(bars))
 

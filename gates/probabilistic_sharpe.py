@@ -7,7 +7,7 @@ import math
 from autopilot import hookimpl
 from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.sdk.params import Interval, Param
-from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.sdk.verdicts import Outcome
 from autopilot.stats.batch import CandidateBatch, per_period_sharpe
 from autopilot.stats.metrics import probabilistic_sharpe_ratio
 
@@ -39,8 +39,8 @@ class ProbabilisticSharpeGate(Gate):
             self.params["min_probability"],
             "min",
             {
-                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, INSUFFICIENT_CODE),
-                "ZERO_VARIANCE": (stats.zero_variance, ERROR_CODE),
+                "TOO_FEW_BARS: min_bars=3": (stats.live_bars < 3, Outcome.INSUFFICIENT_DATA),
+                "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
 

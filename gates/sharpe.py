@@ -5,7 +5,7 @@ from __future__ import annotations
 from autopilot import hookimpl
 from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.sdk.params import Param
-from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.sdk.verdicts import Outcome
 from autopilot.stats.batch import CandidateBatch, annualised_sharpe
 
 
@@ -29,8 +29,8 @@ class SharpeGate(Gate):
             self.params["min"],
             "min",
             {
-                "TOO_FEW_BARS: min_bars=2": (stats.live_bars < 2, INSUFFICIENT_CODE),
-                "ZERO_VARIANCE": (stats.zero_variance, ERROR_CODE),
+                "TOO_FEW_BARS: min_bars=2": (stats.live_bars < 2, Outcome.INSUFFICIENT_DATA),
+                "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
 

@@ -9,7 +9,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
 from autopilot.sdk.params import Interval, Param
-from autopilot.sdk.verdicts import ERROR_CODE, INSUFFICIENT_CODE
+from autopilot.sdk.verdicts import Outcome
 from autopilot.stats.batch import CandidateBatch
 
 
@@ -38,7 +38,7 @@ class TransitionDrawdownGate(Gate):
         if batch.regimes is None:
             n = batch.n_candidates
             return GateResult(
-                np.full(n, ERROR_CODE, dtype=np.int8),
+                np.full(n, Outcome.ERROR, dtype=np.int8),
                 np.full(n, np.nan),
                 ["NO_REGIME_LABELS: source=none (add a `regime` column or pass --regimes)"] * n,
                 self.threshold,
@@ -49,8 +49,8 @@ class TransitionDrawdownGate(Gate):
             self.params["max"],
             "max",
             {
-                "NO_REGIME_LABELS": (transition.labels_missing, ERROR_CODE),
-                "NO_REGIME_CHANGE": (transition.changes == 0, INSUFFICIENT_CODE),
+                "NO_REGIME_LABELS": (transition.labels_missing, Outcome.ERROR),
+                "NO_REGIME_CHANGE": (transition.changes == 0, Outcome.INSUFFICIENT_DATA),
             },
         )
 

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from autopilot import Gate, hookimpl
 from autopilot.config import config_from_dict
 from autopilot.promotion_gate import GateSet
+from autopilot.sdk.plugins import InstalledPlugin, load_gate_catalog
 from autopilot.stats.batch import CandidateBatch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "configs"
 
 
-def make_gate_set(gates: dict, **settings) -> GateSet:
-    """A gate set from an in-memory configuration (a fresh plugin manager each time)."""
+def make_gate_set(gates: dict, *, extra_gates: Sequence[type[Gate]] = (), **settings) -> GateSet:
+    """A gate set from an in-memory configuration (a fresh plugin manager each time).
+
+    ``extra_gates`` are registered by an in-process plugin ``test_gates``, next to the
+    built-in gates.
+    """
     data = {"environment": "test", "periods_per_year": 252, "gates": gates, **settings}
-    return GateSet(config_from_dict(data))
+    catalog = None
+    if extra_gates:
+        plugin = InstalledPlugin("test_gates", "tests", "tests", "0")
+        module = SimpleNamespace(autopilot_register_gates=hookimpl(lambda: list(extra_gates)))
+        catalog = load_gate_catalog(extra_plugins=[(plugin, module)])
+    return GateSet(config_from_dict(data), catalog=catalog)
 
 
 @pytest.fixture

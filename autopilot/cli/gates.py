@@ -90,6 +90,8 @@ def gates_check(args: argparse.Namespace) -> int:
     check_writable(args.report)
     done = evaluate_file(args)
     config, gate_set, batch, table = done.config, done.gate_set, done.batch, done.table
+    # Before the table is printed: reading every reason settles the outcomes (a verdict
+    # whose reason fails becomes ERROR when read; see autopilot.promotion_gate).
     decisions = table.decisions()
     if args.report:
         from autopilot.report.html import write_html_report
@@ -128,14 +130,14 @@ def _transition_window(gate_set: GateSet) -> int:
 
 
 def _format_table(table: VerdictTable) -> str:
-    from autopilot.sdk.verdicts import OUTCOMES
+    from autopilot.sdk.verdicts import Outcome
 
     headers = ["strategy", "promote", *(c.gate for c in table.columns)]
     rows = []
     for i, sid in enumerate(table.strategy_ids):
         cells = [sid, "yes" if table.promotable[i] else "no"]
         for column in table.columns:
-            outcome = _SHORT_OUTCOME[OUTCOMES[column.outcomes[i]].value]
+            outcome = _SHORT_OUTCOME[Outcome(int(column.outcomes[i])).name]
             value = column.values[i]
             text = outcome if value != value else f"{outcome} {value:.4g}"
             cells.append(text + ("*" if column.mode.value == "shadow" else ""))

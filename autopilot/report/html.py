@@ -192,7 +192,7 @@ def _gate_summary(decisions: Sequence[Decision], gates: Sequence[str]) -> str:
         for verdict in decision.verdicts:
             counts[verdict.gate][verdict.outcome] += 1
             modes[verdict.gate].add(verdict.mode)
-    head = "".join(f"<th>{_esc(o.value)}</th>" for o in Outcome)
+    head = "".join(f"<th>{_esc(o.name)}</th>" for o in Outcome)
     rows = []
     for gate in gates:
         mode = "/".join(sorted(m.value for m in modes[gate]))
@@ -208,7 +208,7 @@ def _gate_summary(decisions: Sequence[Decision], gates: Sequence[str]) -> str:
 
 
 def _outcome_class(outcome: Outcome) -> str:
-    return f"o-{outcome.value.lower()}"
+    return f"o-{outcome.name.lower()}"
 
 
 def _number(value: float | None) -> str:
@@ -226,7 +226,7 @@ def _verdict_cell(verdict: Verdict | None) -> str:
         shadow = "<sup>shadow</sup>"
     why = f"<small>{_esc(verdict.reason)}</small>" if verdict.blocks else ""
     return (
-        f"<td class='{classes}' title='{_esc(verdict.reason)}'><b>{verdict.outcome.value}</b>"
+        f"<td class='{classes}' title='{_esc(verdict.reason)}'><b>{verdict.outcome.name}</b>"
         f"<i>{_number(verdict.value)} / {_number(verdict.threshold)}</i>{shadow}{why}</td>"
     )
 

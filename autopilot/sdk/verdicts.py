@@ -1,28 +1,67 @@
-"""Outcomes, verdicts and decisions: the frozen records the gate engine produces."""
+"""Outcomes, verdicts and decisions: the frozen records the gate engine produces.
+
+:class:`Outcome` is an :class:`~enum.IntEnum`: its members are the integer codes gates put in
+their vectorised result arrays (``np.full(n, Outcome.PASS, dtype=np.int8)``), and records
+serialise them by name (``"PASS"``), so JSON output never shows the codes.
+"""
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 __all__ = ["Decision", "Mode", "Outcome", "Verdict", "format_reason"]
 
 
-class Outcome(StrEnum):
-    """What one gate concluded about one candidate."""
+class Outcome(IntEnum):
+    """What one gate concluded about one candidate, and its code in result arrays.
 
-    PASS = "PASS"
-    FAIL = "FAIL"
-    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-    ERROR = "ERROR"
+    A gate returns one code per candidate as an integer array (any integer dtype; int8 is
+    enough). Anything else (booleans, floats, NaN, codes outside 0..3) is a contract
+    violation and gives ERROR for every candidate of that gate. Text output uses the
+    member's ``name``; ``str(Outcome.PASS)`` is ``"0"``, as for every IntEnum.
+    """
 
+    PASS = 0
+    FAIL = 1
+    INSUFFICIENT_DATA = 2
+    ERROR = 3
 
-# Integer codes used in the vectorised result arrays; index into OUTCOMES.
-OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
-PASS_CODE, FAIL_CODE, INSUFFICIENT_CODE, ERROR_CODE = range(4)
+    @classmethod
+    def from_name(cls, name: object) -> Outcome:
+        """Return the outcome called ``name`` (``"PASS"``, ...), as JSON output spells it.
+
+        Raises
+        ------
+        ValueError
+            ``name`` is not the name of an outcome.
+        """
+        if not isinstance(name, str) or name not in cls.__members__:
+            names = ", ".join(cls.__members__)
+            raise ValueError(f"unknown outcome {name!r}; expected one of {names}")
+        return cls[name]
+
+    @classmethod
+    def parse(cls, value: object) -> Outcome:
+        """Return the outcome for a member, an integer code or a name.
+
+        Raises
+        ------
+        ValueError
+            ``value`` is a bool, an unknown name or code, or of another type.
+        """
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls.from_name(value)
+        # bool is an int subclass: True must not read as FAIL (numpy's bool_ is no Integral).
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"an outcome is a name or an integer code, not {value!r}")
+        return cls(int(value))
 
 
 class Mode(StrEnum):
@@ -90,7 +129,7 @@ class Verdict:
 
     def __post_init__(self) -> None:
         # Non-finite numbers are not JSON; they become None so records always serialise.
-        object.__setattr__(self, "outcome", Outcome(self.outcome))
+        object.__setattr__(self, "outcome", Outcome.parse(self.outcome))
         object.__setattr__(self, "mode", Mode(self.mode))
         object.__setattr__(self, "value", _finite_or_none(self.value))
         object.__setattr__(self, "threshold", _finite_or_none(self.threshold))
@@ -104,7 +143,7 @@ class Verdict:
         """Return a JSON-serialisable dict."""
         return {
             "gate": self.gate,
-            "outcome": self.outcome.value,
+            "outcome": self.outcome.name,
             "value": self.value,
             "threshold": self.threshold,
             "mode": self.mode.value,
@@ -116,7 +155,7 @@ class Verdict:
         """Rebuild a verdict from :meth:`to_dict` output."""
         return cls(
             gate=data["gate"],
-            outcome=Outcome(data["outcome"]),
+            outcome=Outcome.from_name(data["outcome"]),
             value=data["value"],
             threshold=data["threshold"],
             mode=Mode(data["mode"]),

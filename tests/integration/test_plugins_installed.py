@@ -221,3 +221,83 @@ def test_badly_behaved_plugins_stop_the_load(tmp_path, fixture_site, returns_fil
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert done.stdout == ""
+
+
+# --- the gate contract fails closed (issue 7) ----------------------------------------------
+
+
+def gates_check_json(tmp_path: Path, site: Path, returns_file: Path, plugin: str, *extra: str):
+    """``autopilot gates check --format json`` with a passing sharpe gate and ``plugin``."""
+    env = env_file(tmp_path, [plugin], {"sharpe": {"params": {"min": -100.0}}, plugin: {}})
+    done = run(
+        ["gates", "check", str(returns_file), "--env", str(env), "--format", "json", *extra],
+        site,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    decisions = json.loads(done.stdout)["decisions"]
+    assert [d["strategy_id"] for d in decisions] == [f"s{i}" for i in range(6)]
+    return decisions
+
+
+def verdict_of(decision: dict, gate: str) -> dict:
+    return next(v for v in decision["gates"] if v["gate"] == gate)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "reason"),
+    [
+        # np.zeros(n, bool) means "none passed"; cast to codes it read PASS for everyone.
+        ("bool_mask", "CONTRACT_VIOLATION: returned=bool outcomes, expected=integer codes 0..3"),
+        # NaN and 0.9 were cast to 0 = PASS with only a RuntimeWarning.
+        ("nan_codes", "CONTRACT_VIOLATION: returned=float64 outcomes, expected=integer codes 0..3"),
+    ],
+)
+def test_outcome_codes_that_are_not_integers_are_errors(
+    tmp_path, fixture_site, returns_file, plugin, reason
+):
+    for decision in gates_check_json(tmp_path, fixture_site, returns_file, plugin):
+        assert not decision["promotable"]
+        broken = verdict_of(decision, plugin)
+        assert (broken["outcome"], broken["value"], broken["reason"]) == ("ERROR", None, reason)
+        assert verdict_of(decision, "sharpe")["outcome"] == "PASS"
+
+
+def test_a_raising_reason_is_an_error_for_its_candidates_not_a_crash(
+    tmp_path, fixture_site, returns_file
+):
+    report = tmp_path / "report.html"
+    decisions = gates_check_json(
+        tmp_path, fixture_site, returns_file, "raising_reason", "--report", str(report)
+    )
+    for i, decision in enumerate(decisions):
+        verdict = verdict_of(decision, "raising_reason")
+        if i % 2:
+            assert verdict["outcome"] == "ERROR"
+            assert verdict["reason"] == (
+                f"REASON_EXCEPTION: type=ValueError, message=no reason for candidate {i}"
+            )
+            assert not decision["promotable"]
+        else:
+            assert (verdict["outcome"], verdict["reason"]) == ("PASS", "OK")
+            assert decision["promotable"]
+    assert report.stat().st_size > 0  # the HTML report read the same reasons
+
+
+def test_a_raising_reason_never_reaches_the_registry_as_a_pass(
+    tmp_path, fixture_site, returns_file
+):
+    from autopilot.registry import StrategyRegistry
+
+    env = env_file(
+        tmp_path, ["raising_reason"], {"sharpe": {"params": {"min": -100.0}}, "raising_reason": {}}
+    )
+    state = tmp_path / "state"
+    done = run(
+        ["registry", "--state-dir", str(state), "update", str(returns_file), "--env", str(env)]
+        + ["--init"],
+        fixture_site,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(StrategyRegistry(state).active()) == ["s0", "s2", "s4"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import subprocess
@@ -51,6 +52,34 @@ def test_verdict_is_frozen_and_json_safe():
     with pytest.raises(AttributeError):
         v.value = 1.0  # type: ignore[misc]
     assert Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v
+
+
+def test_outcome_is_a_public_int_enum_serialised_by_name():
+    assert autopilot.Outcome is Outcome and issubclass(Outcome, enum.IntEnum)
+    assert [(o.name, int(o)) for o in Outcome] == [
+        ("PASS", 0),
+        ("FAIL", 1),
+        ("INSUFFICIENT_DATA", 2),
+        ("ERROR", 3),
+    ]
+    v = Verdict("g", Outcome.INSUFFICIENT_DATA, None, None, Mode.ENFORCE, "NO_DATA")
+    assert v.to_dict()["outcome"] == "INSUFFICIENT_DATA"
+    assert Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v
+    assert Verdict("g", 3, None, None, Mode.ENFORCE, "X").outcome is Outcome.ERROR
+    assert Verdict("g", "FAIL", None, None, Mode.ENFORCE, "X").outcome is Outcome.FAIL
+
+
+@pytest.mark.parametrize("outcome", [True, False, 0.0, "pass", "0", 4, None])
+def test_a_verdict_refuses_what_is_not_an_outcome(outcome):
+    with pytest.raises(ValueError):
+        Verdict("g", outcome, None, None, Mode.ENFORCE, "X")
+
+
+@pytest.mark.parametrize("outcome", [0, 3, "pass", None])
+def test_json_records_are_read_by_outcome_name_only(outcome):
+    data = Verdict("g", Outcome.PASS, None, None, Mode.ENFORCE, "OK").to_dict()
+    with pytest.raises(ValueError, match="unknown outcome"):
+        Verdict.from_dict({**data, "outcome": outcome})
 
 
 def test_promotable_needs_every_enforced_pass_and_ignores_shadow():

@@ -20,9 +20,8 @@ from autopilot_pbo import (
     split_count,
 )
 
-from autopilot import CandidateBatch, GateParameterError
-from autopilot.sdk.gate import EvaluationContext
-from autopilot.sdk.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE
+from autopilot import CandidateBatch, EvaluationContext, GateParameterError, Outcome
+from autopilot.testing import parametrize_with_checks
 
 
 def naive_pbo(matrix: np.ndarray, blocks: int) -> tuple[float, np.ndarray]:
@@ -191,7 +190,7 @@ def test_registration_and_metadata():
 def test_gate_fails_an_overfit_batch():
     gate = PboGate(blocks=2, max_probability=0.5)
     result = gate.evaluate(reversal_batch(), context(2))
-    assert result.outcomes.tolist() == [FAIL_CODE, FAIL_CODE]
+    assert result.outcomes.tolist() == [Outcome.FAIL, Outcome.FAIL]
     np.testing.assert_array_equal(result.values, [1.0, 1.0])
     assert result.threshold == 0.5
     assert result.reason(0) == "ABOVE_MAX: pbo=1, max=0.5, splits=2, candidates=2, bars=64"
@@ -206,7 +205,7 @@ def test_gate_passes_a_dominated_batch():
     returns[:3, 0] = 0.001  # candidate 0 lives longer; only common bars count
     gate = PboGate(blocks=4, min_bars_per_block=5, max_probability=0.0)
     result = gate.evaluate(CandidateBatch(returns, ["x", "y", "z"]), context(3))
-    assert result.outcomes.tolist() == [PASS_CODE] * 3
+    assert result.outcomes.tolist() == [Outcome.PASS] * 3
     np.testing.assert_array_equal(result.values, [0.0] * 3)
     assert result.reason(2) == "OK: pbo=0, max=0, splits=6, candidates=3, bars=100"
 
@@ -217,7 +216,7 @@ def test_gate_uses_only_usable_candidates():
     returns = np.column_stack([batch.returns, np.full(batch.n_bars, np.nan)])
     batch3 = CandidateBatch(returns, ["a", "b", "dead"])
     result = PboGate(blocks=2).evaluate(batch3, context(3, np.array([True, True, False])))
-    assert result.outcomes.tolist() == [FAIL_CODE] * 3
+    assert result.outcomes.tolist() == [Outcome.FAIL] * 3
     assert result.reason(0).startswith("ABOVE_MAX: pbo=1,")
 
 
@@ -233,7 +232,7 @@ def test_gate_drops_oldest_rows_to_fit_blocks():
 def test_too_few_candidates():
     batch = reversal_batch()
     result = PboGate(blocks=2).evaluate(batch, context(2, np.array([True, False])))
-    assert result.outcomes.tolist() == [INSUFFICIENT_CODE] * 2
+    assert result.outcomes.tolist() == [Outcome.INSUFFICIENT_DATA] * 2
     assert np.isnan(result.values).all()
     assert result.reason(0) == "TOO_FEW_CANDIDATES: candidates=1, min=2"
 
@@ -244,7 +243,7 @@ def test_too_few_common_bars():
     returns[:50, 1] = np.nan  # common span is the last 30 bars
     gate = PboGate(blocks=4, min_bars_per_block=8)
     result = gate.evaluate(CandidateBatch(returns, ["a", "b"]), context(2))
-    assert result.outcomes.tolist() == [INSUFFICIENT_CODE] * 2
+    assert result.outcomes.tolist() == [Outcome.INSUFFICIENT_DATA] * 2
     assert np.isnan(result.values).all()
     assert result.reason(1) == "TOO_FEW_COMMON_BARS: bars=30, min=32"
 
@@ -254,7 +253,7 @@ def test_disjoint_live_spans_have_no_common_bars():
     returns[:40, 0] = 0.01 * np.sin(np.arange(40))
     returns[40:, 1] = 0.01 * np.cos(np.arange(40))
     result = PboGate(blocks=2).evaluate(CandidateBatch(returns, ["a", "b"]), context(2))
-    assert result.outcomes.tolist() == [INSUFFICIENT_CODE] * 2
+    assert result.outcomes.tolist() == [Outcome.INSUFFICIENT_DATA] * 2
     assert result.reason(0) == "TOO_FEW_COMMON_BARS: bars=0, min=8"
 
 
@@ -280,3 +279,10 @@ def test_odd_blocks_are_refused():
 def test_bad_parameters_are_refused(params):
     with pytest.raises(GateParameterError):
         PboGate(**params)
+
+
+@parametrize_with_checks(
+    [PboGate, (PboGate, {"blocks": 8, "max_probability": 0.9, "min_bars_per_block": 10})]
+)
+def test_pbo_gate_follows_the_gate_contract(gate_check):
+    gate_check()

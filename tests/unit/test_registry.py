@@ -102,7 +102,9 @@ def test_absent_from_one_candidate_set_survives(tmp_path):
     assert registry.active()["a"].last_reasons == (ABSENT,)
 
 
-@pytest.mark.parametrize("outcome", [*NOT_PASSING, None], ids=lambda o: str(o or "absent"))
+@pytest.mark.parametrize(
+    "outcome", [*NOT_PASSING, None], ids=lambda o: "absent" if o is None else o.name
+)
 def test_three_consecutive_failing_or_absent_cycles_remove(tmp_path, outcome):
     registry = make_registry(tmp_path)
     run(registry, [passing("a"), passing("keep")])

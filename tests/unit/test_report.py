@@ -95,7 +95,7 @@ def _parse(path: Path) -> _ReportParser:
 
 
 def _verdict(gate: str, outcome: Outcome, mode: Mode = Mode.ENFORCE) -> Verdict:
-    return Verdict(gate, outcome, 0.25, 0.5, mode, f"{outcome.value}_CODE: gate={gate}, x=<1>")
+    return Verdict(gate, outcome, 0.25, 0.5, mode, f"{outcome.name}_CODE: gate={gate}, x=<1>")
 
 
 DECISIONS = (
@@ -205,8 +205,8 @@ def test_verdict_table_holds_the_given_outcomes(tmp_path: Path) -> None:
             if verdict is None:
                 assert cell["text"] == "—"
                 continue
-            assert cell["b"] == verdict.outcome.value
-            assert f"o-{verdict.outcome.value.lower()}" in cell["class"].split()
+            assert cell["b"] == verdict.outcome.name
+            assert f"o-{verdict.outcome.name.lower()}" in cell["class"].split()
             assert cell["title"] == verdict.reason  # the parser unescapes attributes
             # Blocking verdicts also show the reason as text.
             assert (verdict.reason in cell["text"]) == verdict.blocks

@@ -20,11 +20,11 @@ from autopilot import (
     GateParameterError,
     GateResult,
     Interval,
+    Outcome,
     Param,
     format_reason,
     hookimpl,
 )
-from autopilot.sdk.verdicts import FAIL_CODE, INSUFFICIENT_CODE, PASS_CODE
 from autopilot_pbo.cscv import PboResult, probability_of_backtest_overfitting, split_count
 
 __version__ = "0.1.0"
@@ -117,7 +117,7 @@ class PboGate(Gate):
             reason = format_reason(
                 "TOO_FEW_CANDIDATES", candidates=int(columns.size), min=MIN_CANDIDATES
             )
-            return _uniform(n, INSUFFICIENT_CODE, np.nan, reason, max_probability)
+            return _uniform(n, Outcome.INSUFFICIENT_DATA, np.nan, reason, max_probability)
 
         stats = batch.statistics()
         first = stats.first_live[columns]
@@ -127,7 +127,7 @@ class PboGate(Gate):
         needed = blocks * int(self.params["min_bars_per_block"])
         if bars < needed:
             reason = format_reason("TOO_FEW_COMMON_BARS", bars=bars, min=needed)
-            return _uniform(n, INSUFFICIENT_CODE, np.nan, reason, max_probability)
+            return _uniform(n, Outcome.INSUFFICIENT_DATA, np.nan, reason, max_probability)
 
         result = probability_of_backtest_overfitting(
             batch.returns[start : end + 1, columns], blocks
@@ -142,11 +142,11 @@ class PboGate(Gate):
             bars=result.n_bars,
         )
         logger.info("pbo gate: %s", reason)
-        code = PASS_CODE if passed else FAIL_CODE
+        code = Outcome.PASS if passed else Outcome.FAIL
         return _uniform(n, code, result.probability, reason, max_probability)
 
 
-def _uniform(n: int, code: int, value: float, reason: str, threshold: float) -> GateResult:
+def _uniform(n: int, code: Outcome, value: float, reason: str, threshold: float) -> GateResult:
     """One outcome, value and reason for all ``n`` candidates."""
     return GateResult(
         outcomes=np.full(n, code, dtype=np.int8),
