@@ -71,7 +71,7 @@ from autopilot.sdk.gate import (
     _ThresholdReasons,
 )
 from autopilot.sdk.plugins import GateCatalog, GateInfo, load_gate_catalog
-from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason, is_promotable
 from autopilot.stats.batch import CandidateBatch
 from autopilot.stats.metrics import per_period_rate
 
@@ -207,16 +207,16 @@ class VerdictTable:
     def __init__(self, strategy_ids: Sequence[str], columns: Sequence[GateColumn]) -> None:
         self.strategy_ids = tuple(strategy_ids)
         self.columns = tuple(columns)
-        enforced = [c for c in self.columns if c.mode is Mode.ENFORCE]
-        # Same rule as Decision.promotable: something enforced, and all of it passed.
-        promotable = np.full(len(self.strategy_ids), bool(enforced))
-        for column in enforced:
-            promotable &= column.outcomes == Outcome.PASS
+        self.promotable = self._promotable()
         # A PASS counts only once its reason is known not to fail.
-        for column in enforced:
-            column.confirm(np.flatnonzero(promotable))
-            promotable &= column.outcomes == Outcome.PASS
-        self.promotable = promotable
+        for column in self.columns:
+            if column.mode is Mode.ENFORCE:
+                column.confirm(np.flatnonzero(self.promotable))
+        self.promotable = self._promotable()
+
+    def _promotable(self) -> np.ndarray:
+        rule = is_promotable([c.mode for c in self.columns], [c.outcomes for c in self.columns])
+        return np.broadcast_to(rule, (len(self.strategy_ids),)).copy()
 
     def verdicts(self, i: int) -> tuple[Verdict, ...]:
         """The verdicts on candidate ``i``."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-__all__ = ["Decision", "Mode", "Outcome", "Verdict", "format_reason"]
+__all__ = ["Decision", "Mode", "Outcome", "Verdict", "format_reason", "is_promotable"]
 
 
 class Outcome(IntEnum):
@@ -163,6 +163,19 @@ class Verdict:
         )
 
 
+def is_promotable(modes: Sequence[Mode], outcomes: Sequence[Any]) -> Any:
+    """The promotion rule: at least one gate is enforced and every enforced gate said PASS.
+
+    ``outcomes[k]`` is gate ``k``'s outcome for one candidate, or an array of outcome codes
+    for a whole batch (the result is then a boolean array): one rule for both.
+    """
+    enforced = [o for m, o in zip(modes, outcomes, strict=True) if m is Mode.ENFORCE]
+    result: Any = bool(enforced)
+    for outcome in enforced:
+        result = result & (outcome == Outcome.PASS)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Every gate's verdict on one candidate; promotable only if no enforced gate objects."""
@@ -176,8 +189,9 @@ class Decision:
     @property
     def promotable(self) -> bool:
         """True when at least one gate is enforced and every enforced gate said PASS."""
-        enforced = [v for v in self.verdicts if v.mode is Mode.ENFORCE]
-        return bool(enforced) and not any(v.blocks for v in enforced)
+        return bool(
+            is_promotable([v.mode for v in self.verdicts], [v.outcome for v in self.verdicts])
+        )
 
     @property
     def blocking_reasons(self) -> tuple[str, ...]:

@@ -293,11 +293,7 @@ def test_a_raising_reason_never_reaches_the_registry_as_a_pass(
         tmp_path, ["raising_reason"], {"sharpe": {"params": {"min": -100.0}}, "raising_reason": {}}
     )
     state = tmp_path / "state"
-    done = run(
-        ["registry", "--state-dir", str(state), "update", str(returns_file), "--env", str(env)]
-        + ["--init"],
-        fixture_site,
-        cwd=tmp_path,
-    )
+    update = ["registry", "--state-dir", str(state), "update", str(returns_file), "--init"]
+    done = run([*update, "--env", str(env)], fixture_site, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(StrategyRegistry(state).active()) == ["s0", "s2", "s4"]
