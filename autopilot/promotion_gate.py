@@ -87,11 +87,20 @@ _BY_CODE: tuple[Outcome, ...] = tuple(Outcome)
 
 @dataclass(frozen=True)
 class ConfiguredGate:
-    """A gate instance with its mode and the plugin that provided it."""
+    """A gate instance with its mode, the plugin that provided it, and its declarations.
+
+    The declarations (``transition_windows()``, ``required_history()``, ``needs_history``,
+    ``has_value``) are read once, checked against the contract, when the gate set is
+    built; nothing reads plugin code again outside the fail-closed evaluation.
+    """
 
     gate: Gate
     mode: Mode
     info: GateInfo
+    windows: tuple[int, ...] = ()
+    required_history: int | None = None
+    needs_history: bool = True
+    has_value: bool = True
 
     @property
     def name(self) -> str:
@@ -293,7 +302,7 @@ class GateSet:
                 f"gate {spec.name!r} of plugin {info.plugin.name!r} failed to initialise: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        return ConfiguredGate(gate, spec.mode, info)
+        return _declared(gate, spec.mode, info)
 
     def _parameter_source(self, spec: GateSpec, key: str | None) -> str:
         """The file that holds the parameter at fault, not merely the last naming the gate."""
@@ -326,7 +335,7 @@ class GateSet:
     @property
     def min_history_bars(self) -> int:
         """Fewest live bars a candidate needs for gates that need history (0 = no minimum)."""
-        bars = [g.gate.required_history() for g in self.gates]
+        bars = [g.required_history for g in self.gates]
         return max([b for b in bars if b is not None], default=0)
 
     def describe(self) -> dict[str, Any]:
@@ -373,7 +382,7 @@ class GateSet:
         on_progress : callable, optional
             Called with a step name after the statistics pass and after each gate.
         """
-        windows = {w for g in self.gates for w in g.gate.transition_windows()}
+        windows = {w for g in self.gates for w in g.windows}
         batch.prepare(sorted(windows))
         stats = batch.statistics()
         min_bars = self.min_history_bars
@@ -449,6 +458,33 @@ def _safe_threshold(gate: Gate) -> float | None:
         return None
 
 
+def _declared(gate: Gate, mode: Mode, info: GateInfo) -> ConfiguredGate:
+    """Read and check a gate's declarations once; a broken one stops the load, naming it."""
+    try:
+        windows = tuple(gate.transition_windows())
+        history = gate.required_history()
+        needs_history, has_value = gate.needs_history, gate.has_value
+    except Exception as exc:
+        raise PluginLoadError(
+            f"gate {info.name!r} of plugin {info.plugin.name!r} raised while declaring what "
+            f"it needs: {type(exc).__name__}: {exc}"
+        ) from exc
+    problems = []
+    if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in windows):
+        problems.append(f"transition_windows() returned {windows!r}, expected positive ints")
+    if history is not None and (isinstance(history, bool) or not isinstance(history, int)):
+        problems.append(f"required_history() returned {history!r}, expected an int or None")
+    for attribute, value in (("needs_history", needs_history), ("has_value", has_value)):
+        if not isinstance(value, bool):
+            problems.append(f"{attribute} is {value!r}, expected True or False")
+    if problems:
+        raise PluginLoadError(
+            f"gate {info.name!r} of plugin {info.plugin.name!r} breaks the gate contract: "
+            + "; ".join(problems)
+        )
+    return ConfiguredGate(gate, mode, info, windows, history, needs_history, has_value)
+
+
 class _ProblemExplainer:
     """Formats the reason of a candidate-level problem (only for verdicts someone reads)."""
 
@@ -490,20 +526,20 @@ def _apply_problems(
     outcomes = result.outcomes.copy()
     values = result.values
     override = problem.copy()
-    if not configured.gate.needs_history:
+    if not configured.needs_history:
         override[override == _SHORT] = _OK
     outcomes[(override == _NON_FINITE) | (override == _GAP)] = Outcome.ERROR
     outcomes[(override == _NOT_LIVE) | (override == _SHORT)] = Outcome.INSUFFICIENT_DATA
     overridden = override != _OK
     if overridden.any():
         values = np.where(overridden, np.nan, values)
-        if configured.gate.required_history() is not None:
+        if configured.required_history is not None:
             # min_history itself reports the live-bar count it compared.
             values = np.where(override == _SHORT, result.values, values)
 
     # A PASS or FAIL is a comparison of a value: without a finite one it is not a verdict.
     valueless = np.zeros(outcomes.shape, dtype=bool)
-    if configured.gate.has_value:
+    if configured.has_value:
         valueless = (result.outcomes <= Outcome.FAIL) & ~np.isfinite(result.values) & ~overridden
     if valueless.any():
         outcomes[valueless] = Outcome.ERROR

@@ -125,7 +125,7 @@ def gates_check(args: argparse.Namespace) -> int:
 
 
 def _transition_window(gate_set: GateSet) -> int:
-    windows = [w for g in gate_set.gates for w in g.gate.transition_windows()]
+    windows = [w for g in gate_set.gates for w in g.windows]
     return windows[0] if windows else 3
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autopilot import Gate, GateResult, Outcome, format_reason, threshold_result
+from autopilot import Gate, GateResult, Outcome, PluginLoadError, format_reason, threshold_result
 from autopilot.promotion_gate import VerdictTable
 from autopilot.sdk.verdicts import Decision
 from tests.conftest import batch_of, make_gate_set
@@ -376,3 +376,31 @@ def test_a_wrapped_threshold_reason_is_still_confirmed():
 
     table, _ = evaluate(scripted(result))
     assert table.promotable.tolist() == [True, False, True, False]
+
+
+# --- declarations read outside evaluate() -----------------------------------------------------
+
+
+def _raises(self):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"transition_windows": _raises}, "raised while declaring what it needs: RuntimeError"),
+        ({"required_history": _raises}, "raised while declaring what it needs: RuntimeError"),
+        ({"transition_windows": lambda self: [0]}, "transition_windows() returned (0,)"),
+        ({"transition_windows": lambda self: ["3"]}, "transition_windows() returned ('3',)"),
+        ({"required_history": lambda self: "252"}, "required_history() returned '252'"),
+        ({"required_history": lambda self: True}, "required_history() returned True"),
+        ({"needs_history": "yes"}, "needs_history is 'yes'"),
+        ({"has_value": None}, "has_value is None"),
+    ],
+)
+def test_a_gate_whose_declarations_break_the_contract_stops_the_load(attributes, message):
+    gate = scripted(lambda n: GateResult(np.zeros(n, np.int8), np.ones(n), ok(n)), **attributes)
+    with pytest.raises(PluginLoadError) as info:
+        make_gate_set({"sharpe": {}, "scripted": {}}, extra_gates=[gate])
+    assert "gate 'scripted' of plugin 'test_gates'" in str(info.value)
+    assert message in str(info.value)
