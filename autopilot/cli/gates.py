@@ -12,6 +12,7 @@ from autopilot.cli._common import (
     EXIT_OK,
     check_writable,
     environment_parent,
+    format_parent,
     returns_parent,
     verbose_parent,
 )
@@ -34,7 +35,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     gate_commands = gates.add_subparsers(dest="gates_command", required=True)
     listing = gate_commands.add_parser(
-        "list", parents=[verbose], help="every gate, its plugin, parameters, status"
+        "list",
+        parents=[verbose, format_parent()],
+        help="every gate, its plugin, parameters, status",
     )
     listing.add_argument("--env", help="environment whose gate set and plugin allow-list to use")
     listing.set_defaults(handler=gates_list)
@@ -59,8 +62,37 @@ def gates_list(args: argparse.Namespace) -> int:
         enabled = {g.name: g.mode.value for g in gate_set.gates}
     else:
         catalog = load_gate_catalog(())
-    print(_format_catalog(catalog, enabled, args.env))
+    if args.format == "json":
+        print(json.dumps(_catalog_data(catalog, enabled, args.env), indent=1))
+    else:
+        print(_format_catalog(catalog, enabled, args.env))
     return EXIT_OK
+
+
+def _catalog_data(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> dict:
+    gates = []
+    for name, info in catalog.gates.items():
+        status = "available" if env is None else "enabled" if name in enabled else "not enabled"
+        gates.append(
+            {
+                "name": name,
+                "status": status,
+                "mode": enabled.get(name),
+                "plugin": info.plugin.name,
+                "distribution": info.plugin.distribution,
+                "version": info.plugin.version,
+                "description": info.cls.description,
+                "parameters": {
+                    key: {"rule": param.describe(), "doc": param.doc}
+                    for key, param in info.cls.parameters.items()
+                },
+            }
+        )
+    not_enabled = [
+        {"name": p.name, "distribution": p.distribution, "version": p.version}
+        for p in catalog.not_enabled
+    ]
+    return {"environment": env, "gates": gates, "installed_not_enabled": not_enabled}
 
 
 def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> str:

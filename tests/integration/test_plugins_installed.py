@@ -100,10 +100,14 @@ def env_file(tmp_path: Path, plugins: list[str], gates: dict) -> Path:
 
 
 def test_installed_plugin_is_discovered_but_not_enabled(tmp_path, pbo_site):
-    done = run(["gates", "list"], pbo_site, cwd=tmp_path)
+    done = run(["gates", "list", "--format", "json"], pbo_site, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "pbo  [installed, not enabled]  plugin pbo (autopilot-pbo 0.1.0)" in done.stdout
-    assert "sharpe  [available]" in done.stdout
+    listing = json.loads(done.stdout)
+    assert listing["installed_not_enabled"] == [
+        {"name": "pbo", "distribution": "autopilot-pbo", "version": "0.1.0"}
+    ]
+    assert {g["name"]: g["status"] for g in listing["gates"]}["sharpe"] == "available"
+    assert "pbo" not in {g["name"] for g in listing["gates"]}
 
 
 def test_a_plugin_not_allowed_is_never_imported(tmp_path, pbo_site):
@@ -125,8 +129,14 @@ def test_allowed_plugin_is_used_from_yaml(tmp_path, pbo_site, returns_file):
             "pbo": {"params": {"blocks": 8, "max_probability": 0.5}},
         },
     )
-    listing = run(["gates", "list", "--env", str(env)], pbo_site, cwd=tmp_path)
-    assert "pbo  [enabled, enforce]  plugin pbo (autopilot-pbo 0.1.0)" in listing.stdout
+    listing = run(["gates", "list", "--env", str(env), "--format", "json"], pbo_site, cwd=tmp_path)
+    pbo = next(g for g in json.loads(listing.stdout)["gates"] if g["name"] == "pbo")
+    assert (pbo["status"], pbo["mode"], pbo["distribution"], pbo["version"]) == (
+        "enabled",
+        "enforce",
+        "autopilot-pbo",
+        "0.1.0",
+    )
     done = run(
         ["gates", "check", str(returns_file), "--env", str(env), "--format", "json"],
         pbo_site,
