@@ -29,6 +29,7 @@ Run ``.venv/bin/python bench/bench_state.py [--quick]``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ from _timing import ms, summary, timed  # bench/ is the script folder
 from autopilot.config import RegistrySettings
 from autopilot.registry import StrategyRecord, StrategyRegistry
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
+from autopilot.state.cycles import StateFolder
 from autopilot.state.journal import Journal
 from autopilot.state.state_file import StateFile
 
@@ -166,9 +168,10 @@ def fsync_floor(path: Path, size: int) -> Callable[[], None]:
 
 
 def state_saver(state: StateFile, data: dict[str, Any]) -> Callable[[], None]:
+    """One save; the caller holds the lock and has loaded (a save needs both)."""
+
     def save() -> None:
-        with state.locked():
-            state.save(data)
+        state.save(data)
 
     return save
 
@@ -225,13 +228,17 @@ def bench_saves(scratch: Path, repeats: int) -> dict[str, Any]:
         "json_registry": serialiser(registry_state, registry),
         "json_portfolio": serialiser(portfolio_state, portfolio),
     }
-    for operation in operations.values():  # warm-up; also creates the .bak of each state
-        operation()
-        operation()
     samples: dict[str, list[float]] = {name: [] for name in operations}
-    for _ in range(repeats):
-        for name, operation in operations.items():
-            samples[name].append(timed(operation))
+    # One hold of each lock for the whole run (acquiring it is a single flock call).
+    with registry_state.locked(), portfolio_state.locked():
+        registry_state.load()
+        portfolio_state.load()
+        for operation in operations.values():  # warm-up; also creates each state's .bak
+            operation()
+            operation()
+        for _ in range(repeats):
+            for name, operation in operations.items():
+                samples[name].append(timed(operation))
     results = {name: summary(values) for name, values in samples.items()}
     return {"bytes": sizes, "timings": results}
 
@@ -245,6 +252,7 @@ def _seed_history(folder: Path, records: int, history_decisions: list[Decision])
         record["time"] = (START + timedelta(days=cycle)).isoformat()
         journal.append(record)
     # The registry is at the generation that matches its history.
+    StateFolder.create(folder)
     state = StrategyRegistry(folder).state
     with state.locked():
         state.load()
@@ -272,8 +280,14 @@ def bench_cycles(scratch: Path, repeats: int, large: int, history_decisions: int
     record_bytes = len(json.dumps(audit_record(1, history), separators=(",", ":"))) + 1
     registries = {name: StrategyRegistry(folder, settings) for name, folder in folders.items()}
 
+    days = {name: itertools.count(counts[name] + 1) for name in registries}
+
     def run(name: str) -> Callable[[], None]:
-        return lambda: registries[name].update(decisions, context=context)
+        def cycle() -> None:
+            as_of = START.date() + timedelta(days=next(days[name]))  # each cycle a new date
+            registries[name].update(decisions, as_of=as_of, context=context)
+
+        return cycle
 
     for name in registries:  # warm-up: the active set reaches its steady size
         for _ in range(3):

@@ -82,7 +82,7 @@ def registry_update(args: argparse.Namespace) -> int:
     )
     report = registry.update(
         done.table.decisions(),
-        as_of=as_of or _last_date(done.batch.dates, args.file),
+        as_of=_cycle_date(as_of, done.batch.dates, args.file),
         score=gate_set.score_function(),
         environment=config.environment,
         switch_environment=args.switch_environment,
@@ -122,11 +122,20 @@ def registry_update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _last_date(dates: pd.DatetimeIndex | None, path: Path) -> date:
-    """The as-of date a batch implies: its last bar's."""
-    if dates is None or len(dates) == 0:
-        raise InputError(f"{path}: the batch has no dates; give the cycle's date with --as-of")
-    return dates[-1].date()
+def _cycle_date(given: date | None, dates: pd.DatetimeIndex | None, path: Path) -> date:
+    """The cycle's as-of date: ``--as-of``, or the batch's last date; never before it."""
+    last = dates[-1].date() if dates is not None and len(dates) else None
+    if given is None:
+        if last is None:
+            raise InputError(f"{path}: the batch has no dates; give the cycle's date with --as-of")
+        return last
+    if last is not None and given < last:
+        raise InputError(
+            f"{path}: --as-of {given} is before the batch's last date {last}: the batch holds "
+            f"data from after the cycle's date (a look-ahead). Give {last} or later, or "
+            f"leave --as-of out to use {last}."
+        )
+    return given
 
 
 def registry_show(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -713,6 +714,9 @@ def test_cli_as_of_defaults_to_the_batch_last_date_and_a_retry_changes_nothing(w
     assert "already committed with other inputs" in capsys.readouterr().err
     assert cli.main([*argv[:-1], "staging", "--as-of", "2030-01-01"]) == 2
     assert "--switch-environment" in capsys.readouterr().err
+    # A cycle dated before the batch's last bar would decide on data from its future.
+    assert cli.main([*argv, "--as-of", "2020-06-01"]) == 2
+    assert f"before the batch's last date {last_date}" in capsys.readouterr().err
     assert (workdir / "state" / "registry_audit.jsonl").read_bytes() == audit
 
 
@@ -872,3 +876,10 @@ def test_registry_settings_validate_their_fields(settings, message):
         RegistrySettings(**settings)
     assert str(info.value) == message
     assert RegistrySettings(max_active=None, rank_by=None).max_active is None
+
+
+def test_a_strategy_record_serialises_every_field_and_round_trips():
+    record = StrategyRecord("a", T0.isoformat(), 2, 1, 3, False, ("sharpe:BELOW_MIN",), "active")
+    expected = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    assert record.to_dict() == {**expected, "last_reasons": ["sharpe:BELOW_MIN"]}
+    assert StrategyRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
