@@ -404,3 +404,36 @@ def test_a_gate_whose_declarations_break_the_contract_stops_the_load(attributes,
         make_gate_set({"sharpe": {}, "scripted": {}}, extra_gates=[gate])
     assert "gate 'scripted' of plugin 'test_gates'" in str(info.value)
     assert message in str(info.value)
+
+
+def test_one_pass_over_the_matrix_serves_every_window_the_gates_ask_for(monkeypatch):
+    import autopilot.stats.batch as batch_module
+
+    calls = []
+    real = batch_module.fused_column_statistics
+
+    def counted(*args):
+        calls.append(args[1].shape[0])  # the number of windows computed in this pass
+        return real(*args)
+
+    monkeypatch.setattr(batch_module, "fused_column_statistics", counted)
+
+    def wide_window(self, batch, context):
+        drawdown = batch.transition(7).drawdown
+        return threshold_result(drawdown, 0.5, "max")
+
+    gate = type(
+        "WideWindow",
+        (Gate,),
+        {"name": "wide_window", "evaluate": wide_window, "transition_windows": lambda s: (7,)},
+    )
+    rng = np.random.default_rng(5)
+    regimes = np.repeat([0, 1, 0, 1], 75)
+    batch = batch_of({f"c{i}": rng.normal(0.001, 0.01, 300) for i in range(N)}, regimes)
+    gate_set = make_gate_set(
+        {"sharpe": {}, "transition_drawdown": {"params": {"window": 3}}, "wide_window": {}},
+        extra_gates=[gate],
+    )
+    table = gate_set.evaluate_arrays(batch)
+    assert calls == [2]  # windows 3 and 7, one pass
+    assert column(table, "wide_window").outcomes.tolist() != [ERROR] * N
