@@ -432,8 +432,10 @@ class StrategyRegistry:
             StateFolder.create(self.state_dir, lock_timeout=self.folder.lock_timeout)
         self.folder.require()
         with self.folder.locked():
-            if environment is not None:
-                self.folder.bind_environment(environment, switch=switch_environment)
+            # Checked first (nothing is written on a refusal), remembered only with a commit.
+            remember = environment is not None and self.folder.check_environment(
+                environment, switch=switch_environment
+            )
             data, last = self.ledger.load(writer=True)
             records = _records(data)
             if is_repeat(last, as_of, inputs, f"registry {self.state_dir}"):
@@ -464,6 +466,8 @@ class StrategyRegistry:
                 "decisions": decided,
                 "changes": [c.to_dict() for c in changes],
             }
+            if remember and environment is not None:
+                self.folder.remember_environment(environment)
             self.ledger.commit(record, _state(active))
         return CycleReport(cycle, tuple(changes), active, as_of.isoformat())
 
