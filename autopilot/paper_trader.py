@@ -29,7 +29,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date as Date
 from pathlib import Path
 from types import MappingProxyType
@@ -39,11 +39,11 @@ import numpy as np
 
 from autopilot.cost_calibrator import CostCalibrator
 from autopilot.costs import ORDER_INPUTS, CostModel, Fill
-from autopilot.errors import InputError, StateError
+from autopilot.errors import InputError
 from autopilot.sdk.params import ConstrainedSettings, Interval, Param
-from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest, is_repeat
+from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest
 from autopilot.state.journal import Journal
-from autopilot.state.state_file import StateFile
+from autopilot.state.state_file import BothUnusableError, StateFile
 
 __all__ = [
     "INPUT_CONSTRAINTS",
@@ -114,8 +114,23 @@ class Portfolio:
     cash: float
     positions: dict[str, Position] = field(default_factory=dict)
 
-    def mark(self, prices: Mapping[str, float], day: Date) -> list[StaleMark]:
-        """Mark every position with a price; return the ones left with an older mark."""
+    def mark(self, prices: Mapping[str, float], day: Date, *, warn: bool = True) -> list[StaleMark]:
+        """Mark every position with a price; return the ones left with an older mark.
+
+        Parameters
+        ----------
+        prices : mapping
+            Prices by security id; a position without one keeps its mark.
+        day : datetime.date
+            The date the marks carry.
+        warn : bool
+            Log the stale marks (once per cycle: a replay of a committed cycle does not).
+
+        Returns
+        -------
+        list of StaleMark
+            The positions left with an older mark, with its age in days.
+        """
         stale = []
         for sid, position in self.positions.items():
             price = prices.get(sid)
@@ -128,7 +143,7 @@ class Portfolio:
             if position.last_price_date is not None:
                 age = (day - Date.fromisoformat(position.last_price_date)).days
             stale.append(StaleMark(sid, position.last_price_date, age))
-        if stale:
+        if stale and warn:
             logger.warning(
                 "no price on %s for %d position(s), keeping older marks: %s",
                 day.isoformat(),
@@ -139,8 +154,10 @@ class Portfolio:
         return stale
 
     def marked_value(self) -> float:
-        """Value of the positions that have a ``last_price``."""
-        return sum(p.market_value for p in self.positions.values() if p.market_value is not None)
+        """Value of the positions that have a ``last_price`` (exact sum: order-independent)."""
+        return math.fsum(
+            p.market_value for p in self.positions.values() if p.market_value is not None
+        )
 
     def equity(self) -> float:
         """Cash plus the marked value of the positions."""
@@ -194,8 +211,13 @@ class Portfolio:
         self.positions[security_id] = replace(position, shares=shares, entry_price=entry)
 
     def to_state(self) -> dict[str, Any]:
-        """Data for the portfolio state file."""
-        return {"cash": self.cash, "positions": {s: asdict(p) for s, p in self.positions.items()}}
+        """Data for the portfolio state file, positions sorted by security id.
+
+        A book rebuilt from its state, live or replayed, then iterates its positions in
+        the same order, so every later figure is the same to the last bit.
+        """
+        positions = {sid: asdict(self.positions[sid]) for sid in sorted(self.positions)}
+        return {"cash": self.cash, "positions": positions}
 
     @classmethod
     def from_state(cls, data: Mapping[str, Any]) -> Portfolio:
@@ -262,7 +284,23 @@ class TraderSettings(ConstrainedSettings):
 
 @dataclass(frozen=True)
 class CycleSummary:
-    """What one paper cycle did."""
+    """What one paper cycle did.
+
+    Attributes
+    ----------
+    cycle : int
+        The cycle's number.
+    fills : tuple of dict
+        Its fills, as the trade log holds them.
+    stale : tuple of StaleMark
+        The positions that kept an older mark.
+    equity, cash : float
+        After the cycle.
+    weights : dict of str to float
+        The book's weights at ``last_price`` after the cycle.
+    repeated : bool
+        It was a retry of the last committed cycle: nothing was traded or written.
+    """
 
     cycle: int
     fills: tuple[dict[str, Any], ...]
@@ -352,7 +390,9 @@ class PaperTrader:
             lock_timeout=lock_timeout,
         )
         self.trade_log = Journal(self.state_dir / "trades.jsonl")
-        self.ledger = Ledger(self.portfolio_state, self.trade_log, _replay)
+        self.ledger = Ledger(
+            self.portfolio_state, self.trade_log, _replay, f"paper book {self.state_dir}"
+        )
 
     def portfolio(self) -> Portfolio:
         """The book after the last committed cycle (reads only, takes no lock)."""
@@ -361,8 +401,11 @@ class PaperTrader:
     def snapshot(self) -> tuple[Portfolio, str | None, CostCalibrator]:
         """The book, the date of its last cycle, and the caught-up calibrator, in one read."""
         self.folder.require()
+        # The calibrator first: a cycle committed meanwhile leaves it behind the book,
+        # which the catch-up handles, never ahead of it.
+        calibrator_data = self._calibrator_data(writer=False)
         data, last = self.ledger.load(writer=False)
-        calibrator = self._load_calibrator(last, writer=False)
+        calibrator = self._caught_up(calibrator_data, last)
         return Portfolio.from_state(data), last.as_of, calibrator
 
     def last_cycle(self) -> CycleId:
@@ -374,23 +417,28 @@ class PaperTrader:
         """The cost calibrator, caught up with the committed trades."""
         return self.snapshot()[2]
 
-    def committed_fills(self, up_to_cycle: int | None = None) -> list[dict[str, Any]]:
-        """Every fill of the committed cycles (or of those up to a cycle), in order."""
-        return [
-            fill
-            for record in self.trade_log.committed()
-            if up_to_cycle is None or record["cycle"] <= up_to_cycle
-            for fill in record["fills"]
-        ]
+    def committed_fills(self) -> list[dict[str, Any]]:
+        """Every fill of the committed cycles, in order (reads the whole trade log)."""
+        return [fill for record in self.trade_log.committed() for fill in record["fills"]]
 
-    def _load_calibrator(self, last: CycleId, *, writer: bool) -> CostCalibrator:
-        data = self.calibrator_state.load() if writer else self.calibrator_state.read()
+    def _calibrator_data(self, *, writer: bool) -> dict[str, Any]:
+        """The calibrator's state; both files unusable is an empty one the log refills."""
+        try:
+            return self.calibrator_state.load() if writer else self.calibrator_state.read()
+        except BothUnusableError as exc:
+            logger.error("%s; rebuilding it from %s", exc, self.trade_log.path)
+            if writer:
+                self.calibrator_state.start_over()
+            return self.calibrator_state.default()
+
+    def _caught_up(self, data: dict[str, Any], last: CycleId) -> CostCalibrator:
+        """The calibrator of ``data``, with the committed fills it misses recorded."""
         calibrator = CostCalibrator.from_state(data)
         seen = int(data.get("last_cycle", 0))
         if seen == last.cycle:
             return calibrator
         if seen > last.cycle:
-            # Only a log restored from an older copy can be behind the calibrator.
+            # Only a trade log restored from an older copy can be behind the calibrator.
             logger.warning(
                 "cost calibrator is at cycle %d, the committed trades at %d: rebuilding "
                 "it from the trade log",
@@ -422,6 +470,7 @@ class PaperTrader:
         )
 
     def _open_folder(self) -> None:
+        """Create the folder when asked; refuse one without state or with other cash."""
         if self.create:
             StateFolder.create(
                 self.state_dir,
@@ -429,15 +478,7 @@ class PaperTrader:
                 lock_timeout=self.folder.lock_timeout,
             )
         self.folder.require()
-
-    def _check_initial_cash(self) -> None:
-        kept = float(self.folder.manifest.load()["initial_cash"])
-        if self.initial_cash is not None and float(self.initial_cash) != kept:
-            raise StateError(
-                f"{self.state_dir}: the book was created with initial cash {kept:,.2f}; "
-                f"it cannot be given again as {self.initial_cash:,.2f}. Leave out the "
-                f"initial cash, or use another state folder for a new book."
-            )
+        self.folder.check_initial_cash(self.initial_cash)
 
     def run_cycle(
         self,
@@ -483,25 +524,32 @@ class PaperTrader:
         targets = _check_targets(target_weights, self.settings.allow_negative_cash)
         volumes = _check_inputs("volume", volumes)
         volatilities = _check_inputs("volatility", volatilities)
-        inputs = inputs_digest([prices, targets, volumes, volatilities])
+        inputs = inputs_digest(
+            {
+                "prices": prices,
+                "targets": targets,
+                "volumes": volumes,
+                "volatilities": volatilities,
+                "settings": asdict(self.settings),
+                "cost_model": asdict(self.cost_model),
+            }
+        )
         self._open_folder()
         with self.folder.locked():
-            self._check_initial_cash()
-            data, last = self.ledger.load(writer=True)
+            data, last, repeated = self.ledger.open_cycle(day, inputs)
             book = Portfolio.from_state(data)
-            if is_repeat(last, day, inputs, f"paper book {self.state_dir}"):
-                record = self.ledger.last_record(last)
+            if repeated is not None:
                 return CycleSummary(
                     last.cycle,
-                    tuple(record["fills"]),
-                    tuple(StaleMark(**s) for s in record.get("stale", ())),
+                    tuple(repeated["fills"]),
+                    tuple(StaleMark(**s) for s in repeated.get("stale", ())),
                     book.equity(),
                     book.cash,
                     book.current_weights(),
                     repeated=True,
                 )
             cycle = last.cycle + 1
-            calibrator = self._load_calibrator(last, writer=True)
+            calibrator = self._caught_up(self._calibrator_data(writer=True), last)
             model = replace(self.cost_model, multiplier=calibrator.multiplier)
             stale = book.mark(prices, day)
             rng = np.random.default_rng([self.settings.seed, cycle])
@@ -520,28 +568,21 @@ class PaperTrader:
                 if fill.shares <= 0 or too_small:
                     continue
                 book.apply(sid, fill, day)
-                record = {
+                fill_record = {
                     "cycle": cycle,
                     "date": day.isoformat(),
                     "security_id": sid,
-                    "side": side,
-                    "shares": fill.shares,
-                    "arrival_price": fill.arrival_price,
-                    "fill_price": fill.fill_price,
+                    **asdict(fill),
                     "notional": fill.notional,
-                    "participation": participation,
-                    "volatility": volatility,
-                    "predicted_cost_bps": fill.predicted_cost_bps,
                     "base_cost_bps": model.base_cost_bps(participation, volatility),
                     "actual_cost_bps": fill.actual_cost_bps,
                 }
-                fills.append(record)
-                self._record(calibrator, record)
+                fills.append(fill_record)
+                self._record(calibrator, fill_record)
             self.ledger.commit(
                 {
                     "cycle": cycle,
                     "as_of": day.isoformat(),
-                    "date": day.isoformat(),
                     "inputs": inputs,
                     "marks": prices,
                     "stale": [asdict(s) for s in stale],
@@ -599,20 +640,11 @@ class PaperTrader:
 def _replay(data: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """The book after a committed trade-log record: its marks, then its fills, in order."""
     book = Portfolio.from_state(data)
-    day = Date.fromisoformat(record["date"])
-    book.mark(record.get("marks", {}), day)
+    day = Date.fromisoformat(record.get("as_of") or record["date"])
+    book.mark(record.get("marks", {}), day, warn=False)
+    simulated = {field.name for field in fields(Fill)}
     for fill in record["fills"]:
         book.apply(
-            fill["security_id"],
-            Fill(
-                side=fill["side"],
-                shares=fill["shares"],
-                arrival_price=fill["arrival_price"],
-                fill_price=fill["fill_price"],
-                predicted_cost_bps=fill["predicted_cost_bps"],
-                participation=fill["participation"],
-                volatility=fill["volatility"],
-            ),
-            day,
+            fill["security_id"], Fill(**{k: v for k, v in fill.items() if k in simulated}), day
         )
     return book.to_state()

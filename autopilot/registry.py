@@ -35,7 +35,7 @@ from typing import Any
 from autopilot.config import DEFAULT_PROMOTION_GRACE_CYCLES, RegistrySettings
 from autopilot.errors import InputError
 from autopilot.sdk.verdicts import Decision
-from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest, is_repeat
+from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest
 from autopilot.state.journal import Journal
 from autopilot.state.state_file import StateFile
 
@@ -46,7 +46,10 @@ __all__ = [
     "CycleReport",
     "StrategyRecord",
     "StrategyRegistry",
+    "apply_changes",
     "apply_cycle",
+    "decide_changes",
+    "reason_codes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -145,7 +148,21 @@ class Change:
 
 @dataclass(frozen=True)
 class CycleReport:
-    """What one registry update did."""
+    """What one registry update did.
+
+    Attributes
+    ----------
+    cycle : int
+        The cycle's number.
+    changes : tuple of Change
+        What it did to each strategy.
+    active : dict of str to StrategyRecord
+        The active strategies after it.
+    as_of : str or None
+        Its as-of date (ISO).
+    repeated : bool
+        It was a retry of the last committed cycle: nothing was written.
+    """
 
     cycle: int
     changes: tuple[Change, ...]
@@ -159,7 +176,19 @@ class CycleReport:
 
 
 def reason_codes(decision: Decision) -> tuple[str, ...]:
-    """``gate:CODE`` for every verdict that blocks promotion."""
+    """``gate:CODE`` for every verdict that blocks promotion.
+
+    Parameters
+    ----------
+    decision : Decision
+        One candidate's verdicts.
+
+    Returns
+    -------
+    tuple of str
+        E.g. ``("sharpe:BELOW_MIN", "max_drawdown:ABOVE_MAX")``; the outcome's name where a
+        reason has no code.
+    """
     codes = []
     for verdict in decision.verdicts:
         if verdict.blocks:
@@ -179,6 +208,23 @@ def apply_cycle(
     score: Callable[[Decision], float] | None = None,
 ) -> tuple[dict[str, StrategyRecord], list[Change]]:
     """Apply one cycle's decisions to the active records (pure; see the module docstring).
+
+    Parameters
+    ----------
+    records : mapping of str to StrategyRecord
+        The active strategies before the cycle.
+    decisions : sequence of Decision
+        This cycle's combined verdicts, one per candidate.
+    cycle : int
+        The cycle's number.
+    now : str
+        The cycle's time (ISO), the promotion time of newcomers.
+    grace_cycles : int
+        Failing or absent cycles an incumbent survives.
+    max_active : int, optional
+        Most active strategies; None is unlimited.
+    score : callable, optional
+        Ranks newcomers when room is short (higher first; NaN last).
 
     Returns
     -------
@@ -200,7 +246,10 @@ def decide_changes(
     max_active: int | None = None,
     score: Callable[[Decision], float] | None = None,
 ) -> list[Change]:
-    """What one cycle's decisions do to each strategy (the rules of the module docstring)."""
+    """What one cycle's decisions do to each strategy (the rules of the module docstring).
+
+    Parameters are those of :func:`apply_cycle`; the result is its list of changes.
+    """
     if grace_cycles < 1:
         raise ValueError(f"grace_cycles must be >= 1, was {grace_cycles}")
     by_id: dict[str, Decision] = {}
@@ -276,7 +325,24 @@ def _event(
 def apply_changes(
     records: Mapping[str, StrategyRecord], changes: Sequence[Change], *, cycle: int, now: str
 ) -> dict[str, StrategyRecord]:
-    """The active records after ``changes``: the one path of a live cycle and of a replay."""
+    """The active records after ``changes``: the one path of a live cycle and of a replay.
+
+    Parameters
+    ----------
+    records : mapping of str to StrategyRecord
+        The active strategies before the cycle.
+    changes : sequence of Change
+        The cycle's changes (:func:`decide_changes`, or a committed audit record's).
+    cycle : int
+        The cycle's number.
+    now : str
+        The cycle's time (ISO), the promotion time of newcomers.
+
+    Returns
+    -------
+    dict of str to StrategyRecord
+        The active strategies after the cycle, sorted by id.
+    """
     touched = {c.strategy_id for c in changes}
     active = {sid: r for sid, r in records.items() if sid not in touched}
     for change in changes:
@@ -374,7 +440,7 @@ class StrategyRegistry:
             lock_timeout=lock_timeout,
         )
         self.audit = Journal(self.state_dir / "registry_audit.jsonl")
-        self.ledger = Ledger(self.state, self.audit, _replay)
+        self.ledger = Ledger(self.state, self.audit, _replay, f"registry {self.state_dir}")
 
     def active(self) -> dict[str, StrategyRecord]:
         """The active strategies of the last committed cycle (reads only, takes no lock)."""
@@ -427,20 +493,18 @@ class StrategyRegistry:
         """
         timestamp = (now or datetime.now(UTC)).isoformat()
         decided = [d.to_dict() for d in decisions]
-        inputs = inputs_digest({"decisions": decided, "settings": asdict(self.settings)})
+        settings = asdict(self.settings)
+        inputs = inputs_digest({"decisions": decided, "settings": settings, "env": environment})
         if self.create:
             StateFolder.create(self.state_dir, lock_timeout=self.folder.lock_timeout)
         self.folder.require()
         with self.folder.locked():
-            # Checked first (nothing is written on a refusal), remembered only with a commit.
-            remember = environment is not None and self.folder.check_environment(
-                environment, switch=switch_environment
+            data, last, repeated = self.ledger.open_cycle(
+                as_of, inputs, environment=environment, switch_environment=switch_environment
             )
-            data, last = self.ledger.load(writer=True)
             records = _records(data)
-            if is_repeat(last, as_of, inputs, f"registry {self.state_dir}"):
-                committed = self.ledger.last_record(last)["changes"]
-                done = tuple(Change.from_dict(c) for c in committed)
+            if repeated is not None:
+                done = tuple(Change.from_dict(c) for c in repeated["changes"])
                 return CycleReport(last.cycle, done, records, last.as_of, repeated=True)
             cycle = last.cycle + 1
             active, changes = apply_cycle(
@@ -466,13 +530,23 @@ class StrategyRegistry:
                 "decisions": decided,
                 "changes": [c.to_dict() for c in changes],
             }
-            if remember and environment is not None:
-                self.folder.remember_environment(environment)
             self.ledger.commit(record, _state(active))
         return CycleReport(cycle, tuple(changes), active, as_of.isoformat())
 
     def history(self, strategy_id: str) -> list[dict[str, Any]]:
-        """One strategy's story: per committed cycle, its decision and its change (if any)."""
+        """One strategy's story: per committed cycle, its decision and its change (if any).
+
+        Parameters
+        ----------
+        strategy_id : str
+            The strategy.
+
+        Returns
+        -------
+        list of dict
+            Per cycle that mentions it: ``cycle``, ``as_of``, ``time``, ``environment``,
+            ``decision`` (its gates' verdicts, or None when absent) and ``change`` (or None).
+        """
         self.folder.require()
         story = []
         for record in self.audit.committed():

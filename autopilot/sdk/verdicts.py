@@ -169,7 +169,7 @@ def is_promotable(modes: Sequence[Mode], outcomes: Sequence[Any]) -> Any:
     ``outcomes[k]`` is gate ``k``'s outcome for one candidate, or an array of outcome codes
     for a whole batch (the result is then a boolean array): one rule for both.
     """
-    enforced = [o for m, o in zip(modes, outcomes, strict=True) if m is Mode.ENFORCE]
+    enforced = [o for m, o in zip(modes, outcomes, strict=True) if Mode(m) is Mode.ENFORCE]
     result: Any = bool(enforced)
     for outcome in enforced:
         result = result & (outcome == Outcome.PASS)

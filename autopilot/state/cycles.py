@@ -1,4 +1,4 @@
-"""One state folder, one lock, one cycle id: how every part of a cycle commits together.
+"""One state folder, one lock, one cycle identity: how every part of a cycle commits.
 
 * **Created only when asked.** A state folder holds a manifest, ``autopilot_state.json``,
   written by ``autopilot init`` (:meth:`StateFolder.create`). A folder without state is an
@@ -6,21 +6,24 @@
   ``--state-dir`` can never start a second, empty registry or book.
 * **One lock per cycle.** ``state.lock`` in the folder is held for the whole cycle, across
   every state file the cycle changes (registry, portfolio, calibrator; next the model
-  pointer and the engine state).
-* **A cycle has an id and an as-of date.** Each part keeps a snapshot (a
-  :class:`~autopilot.state.state_file.StateFile` whose ``generation`` is the id of the last
-  cycle it reflects) and an append-only log of cycle records (a
-  :class:`~autopilot.state.journal.Journal`). **The record is the commit point**: a cycle
-  is committed once its line is complete in the log; the snapshot written after it is a
-  cache. Loading is the last good snapshot (or its ``.bak``) plus the committed records
-  after its generation, replayed (:class:`Ledger`), so neither a kill between the record and
-  the snapshot nor a damaged snapshot rolls a committed cycle back: the next run completes
-  it deterministically.
-* **A retry spends nothing twice.** Running the as-of date of the last committed cycle
-  again with the same inputs returns the committed result and writes nothing; other
-  inputs for that date, or an earlier date, are refused with the dates named.
-* **One environment per folder.** The environment of the first cycle is remembered;
-  another one is refused unless the switch is explicit.
+  pointer and the engine state). It is one lock object per folder and process, re-entrant,
+  so a caller that holds it can run every part of a cycle inside.
+* **A cycle is identified by its as-of date.** Each part keeps a snapshot (a
+  :class:`~autopilot.state.state_file.StateFile` whose ``generation`` numbers the part's
+  last committed cycle) and an append-only log of cycle records (a
+  :class:`~autopilot.state.journal.Journal`). **The record is the commit point**: a part's
+  cycle is committed once its line is complete in the log; the snapshot written after it is
+  a cache. Loading is the last good snapshot (or its ``.bak``; or, with both unusable, a
+  log that holds every cycle from the first) plus the committed records after it, replayed
+  (:class:`Ledger`), so neither a kill between the record and the snapshot nor a damaged
+  snapshot rolls a committed cycle back.
+* **A retry spends nothing twice.** The as-of date of a part's last committed cycle again,
+  with the same inputs, returns the committed result and writes nothing; other inputs for
+  that date, or an earlier date, are refused with the dates named. So a cycle that spans
+  several parts (registry, then paper book) and was killed between two of them is
+  completed by running its date again: the parts already committed repeat, the others run.
+* **One environment per folder.** A part records the environment of each cycle; another
+  one is refused unless the switch is explicit.
 * **Reading never writes.** Readers take no lock, sweep nothing and move nothing aside
   (:meth:`~autopilot.state.state_file.StateFile.read`); a read-only folder works.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,24 +67,49 @@ _LEGACY_FILES = ("registry.json", "portfolio.json")
 
 
 def inputs_digest(payload: Any) -> str:
-    """A short digest of a cycle's inputs (canonical JSON), to recognise a retry."""
+    """A short digest of a cycle's inputs, to recognise a retry.
+
+    Parameters
+    ----------
+    payload : JSON-serialisable
+        Everything the cycle's result depends on (inputs and settings).
+
+    Returns
+    -------
+    str
+        16 hex digits of the SHA-256 of its canonical JSON.
+    """
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# What a snapshot keeps of the last cycle it reflects, copied from that cycle's record.
+_IDENTITY = ("as_of", "inputs", "environment")
+
+
 @dataclass(frozen=True)
 class CycleId:
-    """The identity of a committed cycle: its number, its as-of date, its inputs' digest."""
+    """The identity of a part's last committed cycle.
+
+    Attributes
+    ----------
+    cycle : int
+        Its number in the part's log (0: none yet).
+    as_of : str or None
+        Its as-of date (ISO); None before the first cycle or in logs from before as-of dates.
+    inputs : str or None
+        The digest of its inputs (:func:`inputs_digest`), to recognise a retry.
+    environment : str or None
+        The environment it ran in.
+    """
 
     cycle: int
     as_of: str | None
     inputs: str | None
+    environment: str | None = None
 
 
 def _validate_manifest(data: dict[str, Any]) -> None:
-    environment = data["environment"]
-    if environment is not None and not isinstance(environment, str):
-        raise TypeError(f"environment is {environment!r}")
     cash = data["initial_cash"]
     if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
         raise ValueError(f"initial_cash is {cash!r}")
@@ -100,12 +129,13 @@ class StateFolder:
     def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
-        self.lock = filelock.FileLock(str(self.path / "state.lock"), timeout=lock_timeout)
+        # One re-entrant lock object per file and process: every part of a cycle shares it.
+        self.lock = filelock.FileLock(str(self.path / "state.lock"), is_singleton=True)
         self.manifest = StateFile(
             self.path / MANIFEST_NAME,
             kind="state_folder",
             schema_version=1,
-            default=lambda: {"environment": None, "initial_cash": DEFAULT_INITIAL_CASH},
+            default=lambda: {"initial_cash": DEFAULT_INITIAL_CASH},
             validate=_validate_manifest,
             lock=self.lock,
             lock_timeout=lock_timeout,
@@ -119,30 +149,61 @@ class StateFolder:
         initial_cash: float | None = None,
         lock_timeout: float = 30.0,
     ) -> tuple[StateFolder, bool]:
-        """Create the folder and its manifest; returns the folder and whether it is new.
+        """Create the folder and its manifest, or check an existing one.
 
         Creating a folder that already holds state changes nothing (so a scheduler may call
-        it every time), except that a different ``initial_cash`` is refused.
+        it every time), except that a damaged manifest is written back from its backup.
+
+        Parameters
+        ----------
+        path : path-like
+            The folder; its parents are created.
+        initial_cash : float, optional
+            Cash of the paper book (default 1,000,000). For an existing folder it must
+            match the folder's.
+        lock_timeout : float
+            Seconds to wait for a cycle in progress.
+
+        Returns
+        -------
+        (StateFolder, bool)
+            The folder, and whether it was created now.
+
+        Raises
+        ------
+        StateError
+            ``initial_cash`` is not a positive number, or differs from the folder's.
         """
-        if initial_cash is not None and (isinstance(initial_cash, bool) or not initial_cash > 0):
+        if initial_cash is not None and (
+            isinstance(initial_cash, bool) or not math.isfinite(initial_cash) or initial_cash <= 0
+        ):
             raise StateError(f"initial cash must be a positive number, was {initial_cash!r}")
         folder = cls(path, lock_timeout=lock_timeout)
         folder.path.mkdir(parents=True, exist_ok=True)
         with folder.locked():
-            manifest = folder.manifest.load()
             existed = folder.holds_state()
-            if existed:
-                kept = manifest["initial_cash"]
-                if initial_cash is not None and float(initial_cash) != float(kept):
-                    raise StateError(
-                        f"{folder.path} already holds state with initial cash {kept:,.2f}; "
-                        f"the initial cash of an existing book cannot change (it was given "
-                        f"as {initial_cash:,.2f}). Use another --state-dir for a new book."
-                    )
+            manifest = folder.manifest.load()
+            if folder.manifest.generation:  # the folder's own cash is known
+                folder.check_initial_cash(initial_cash, manifest)
+            elif initial_cash is not None:  # new, or written before manifests existed
+                manifest["initial_cash"] = float(initial_cash)
             if not folder.manifest.path.exists():
-                cash = DEFAULT_INITIAL_CASH if initial_cash is None else float(initial_cash)
-                folder.manifest.save({**manifest, "initial_cash": cash, "created": _now()})
+                folder.manifest.save({**manifest, "created": manifest.get("created", _now())})
         return folder, not existed
+
+    def check_initial_cash(
+        self, initial_cash: float | None, manifest: dict[str, Any] | None = None
+    ) -> None:
+        """Refuse an initial cash other than the folder's (None checks nothing)."""
+        if initial_cash is None:
+            return
+        kept = float((manifest or self.settings())["initial_cash"])
+        if float(initial_cash) != kept:
+            raise StateError(
+                f"{self.path}: the book was created with initial cash {kept:,.2f}; it cannot "
+                f"be given again as {initial_cash:,.2f}. Leave the initial cash out, or use "
+                f"another --state-dir for a new book."
+            )
 
     def holds_state(self) -> bool:
         """True when the folder has a manifest (or state written before manifests existed)."""
@@ -172,45 +233,6 @@ class StateFolder:
         """The manifest, read without writing."""
         return self.manifest.read()
 
-    def check_environment(self, environment: str, *, switch: bool = False) -> bool:
-        """Refuse an environment other than the folder's unless switching (under the lock).
-
-        Parameters
-        ----------
-        environment : str
-            The environment of the cycle about to run.
-        switch : bool
-            Accept an environment other than the remembered one.
-
-        Returns
-        -------
-        bool
-            True when the folder must remember ``environment``
-            (:meth:`remember_environment`, just before the cycle commits).
-        """
-        known = self.manifest.load().get("environment")
-        if known == environment:
-            return False
-        if known is not None and not switch:
-            raise StateError(
-                f"{self.path} holds the state of environment {known!r}, not "
-                f"{environment!r}; pass --switch-environment to move this folder to "
-                f"{environment!r}, or use another --state-dir"
-            )
-        return True
-
-    def remember_environment(self, environment: str) -> None:
-        """Save ``environment`` as the folder's (after :meth:`check_environment`)."""
-        manifest = self.manifest.load()
-        if manifest.get("environment") is not None:
-            logger.warning(
-                "state folder %s switched from environment %s to %s",
-                self.path,
-                manifest["environment"],
-                environment,
-            )
-        self.manifest.save({**manifest, "environment": environment})
-
 
 Replay = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
@@ -221,32 +243,65 @@ class Ledger:
     Parameters
     ----------
     snapshot : StateFile
-        The state after the last cycle it reflects (``generation`` = that cycle's id).
+        The state after the last cycle it reflects (``generation`` = that cycle's number).
     log : Journal
-        One record per committed cycle, with at least ``cycle`` and ``as_of``.
+        One record per committed cycle, with at least ``cycle``, ``as_of`` and ``inputs``.
     replay : callable
-        ``replay(data, record) -> data``: the state after applying a committed record.
+        ``replay(data, record) -> data``: the state after a committed record, computed by the
+        same code a live cycle runs, so a replayed state equals the uninterrupted one.
+    subject : str
+        What the ledger holds, for messages (``"registry state"``).
     """
 
-    def __init__(self, snapshot: StateFile, log: Journal, replay: Replay) -> None:
+    def __init__(self, snapshot: StateFile, log: Journal, replay: Replay, subject: str) -> None:
         self.snapshot = snapshot
         self.log = log
         self.replay = replay
+        self.subject = subject
 
     def load(self, *, writer: bool) -> tuple[dict[str, Any], CycleId]:
         """The committed state and the identity of its last cycle.
 
-        A writer (under the lock) loads with repair; a reader writes nothing.
+        Parameters
+        ----------
+        writer : bool
+            A writer (under the lock) loads with repair: temp files swept, a corrupt
+            snapshot moved aside. A reader writes nothing.
+
+        Returns
+        -------
+        (dict, CycleId)
+            The state's data and its last committed cycle.
+
+        Raises
+        ------
+        StateError
+            The snapshot and its backup are unusable and the log does not hold every cycle
+            from the first; or a record is missing from the log.
         """
         try:
             data = self.snapshot.load() if writer else self.snapshot.read()
             records = self.log.committed_after(self.snapshot.generation)
         except BothUnusableError as exc:
-            records = self.log.committed()
-            if not records or records[0]["cycle"] != 1:
-                raise  # the log does not go back to the start: nothing to rebuild from
-            logger.error("%s; rebuilding it from the %d cycles of %s", exc, len(records), self.log.path)
+            try:
+                records = self.log.committed_after(0)  # every cycle from the first, or raises
+            except StateError:
+                records = []
+            if not records:
+                raise  # the log does not hold every cycle: nothing to rebuild from
+            logger.error(
+                "%s; rebuilding it from the %d cycles of %s", exc, len(records), self.log.path
+            )
             data = self.snapshot.start_over()
+        if records and "as_of" not in records[-1]:
+            # Written before records were commit points: a record past the snapshot was a
+            # cycle whose save never happened, and the version that wrote it re-ran it.
+            logger.warning(
+                "%s: cycle %d was never saved by the version that wrote it; it will be run again",
+                self.log.path,
+                records[-1]["cycle"],
+            )
+            records = records[:-1]
         cycle = self.snapshot.generation
         for record in records:
             logger.warning(
@@ -256,32 +311,95 @@ class Ledger:
                 record["cycle"],
                 self.log.path.name,
             )
-            data = self.replay(data, record)
-            data["as_of"] = record.get("as_of")
-            data["inputs"] = record.get("inputs")
+            try:
+                data = self.replay(data, record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StateError(
+                    f"{self.log.path}: the record of cycle {record['cycle']} cannot be "
+                    f"replayed ({type(exc).__name__}: {exc}); restore the log from a copy"
+                ) from exc
+            data.update({key: record.get(key) for key in _IDENTITY})
             cycle = int(record["cycle"])
-        return data, CycleId(cycle, data.get("as_of"), data.get("inputs"))
+        return data, CycleId(cycle, *(data.get(key) for key in _IDENTITY))
 
-    def last_record(self, last: CycleId) -> dict[str, Any]:
-        """The log record of cycle ``last`` (read from the end of the log)."""
-        records = self.log.committed_after(last.cycle - 1) if last.cycle else []
+    def open_cycle(
+        self,
+        as_of: date,
+        inputs: str,
+        *,
+        environment: str | None = None,
+        switch_environment: bool = False,
+    ) -> tuple[dict[str, Any], CycleId, dict[str, Any] | None]:
+        """Load for a new cycle as of ``as_of`` (call under the lock).
+
+        Parameters
+        ----------
+        as_of : datetime.date
+            The cycle's date.
+        inputs : str
+            The digest of its inputs (:func:`inputs_digest`).
+        environment : str, optional
+            The cycle's environment; another than the last cycle's is refused unless
+            ``switch_environment``.
+        switch_environment : bool
+            Accept a change of environment.
+
+        Returns
+        -------
+        (dict, CycleId, dict or None)
+            The committed state, its last cycle, and that cycle's record when this is a
+            retry of it (same date, same inputs: nothing to do), else None.
+
+        Raises
+        ------
+        StateError
+            Another environment without ``switch_environment``; ``as_of`` earlier than the
+            last committed cycle's, or equal with other inputs (see :func:`is_repeat`).
+        """
+        data, last = self.load(writer=True)
+        known = last.environment
+        if environment is not None and known is not None and known != environment:
+            if not switch_environment:
+                raise StateError(
+                    f"{self.subject} holds cycles of environment {known!r}, not "
+                    f"{environment!r}; pass --switch-environment to move it to "
+                    f"{environment!r}, or use another --state-dir"
+                )
+            logger.warning(
+                "%s switches from environment %s to %s", self.subject, known, environment
+            )
+        if not is_repeat(last, as_of, inputs, self.subject):
+            return data, last, None
+        records = self.log.committed_after(last.cycle - 1)
         if not records:
             raise StateError(f"{self.log.path}: the record of cycle {last.cycle} is missing")
-        return records[0]
+        return data, last, records[0]
 
     def commit(self, record: dict[str, Any], data: dict[str, Any]) -> None:
         """Append the cycle's record (the commit point), then save the snapshot."""
         self.log.append(record)
-        self.snapshot.save(
-            {**data, "as_of": record["as_of"], "inputs": record["inputs"]},
-            generation=int(record["cycle"]),
-        )
+        identity = {key: record.get(key) for key in _IDENTITY}
+        self.snapshot.save({**data, **identity}, generation=int(record["cycle"]))
 
 
-def is_repeat(last: CycleId, as_of: date, inputs: str, what: str) -> bool:
+def is_repeat(last: CycleId, as_of: date, inputs: str, subject: str) -> bool:
     """Whether a cycle as of ``as_of`` repeats the last committed one; refuse what cannot be.
 
-    Returns True for a retry (same date, same inputs: nothing to do), False for a new cycle.
+    Parameters
+    ----------
+    last : CycleId
+        The last committed cycle.
+    as_of : datetime.date
+        The date of the cycle asked for.
+    inputs : str
+        The digest of its inputs.
+    subject : str
+        What is cycled, for messages.
+
+    Returns
+    -------
+    bool
+        True for a retry (same date, same inputs: nothing to do), False for a new cycle.
 
     Raises
     ------
@@ -293,7 +411,7 @@ def is_repeat(last: CycleId, as_of: date, inputs: str, what: str) -> bool:
     asked = as_of.isoformat()
     if asked < last.as_of:
         raise StateError(
-            f"{what}: as-of {asked} is earlier than the last committed cycle "
+            f"{subject}: as-of {asked} is earlier than the last committed cycle "
             f"{last.cycle} (as of {last.as_of}); cycles only move forward"
         )
     if asked > last.as_of:
@@ -301,7 +419,7 @@ def is_repeat(last: CycleId, as_of: date, inputs: str, what: str) -> bool:
     if inputs == last.inputs:
         return True
     raise StateError(
-        f"{what}: cycle {last.cycle} as of {asked} is already committed with other inputs; "
+        f"{subject}: cycle {last.cycle} as of {asked} is already committed with other inputs; "
         f"a committed cycle is never redone. Run the next as-of date instead."
     )
 

@@ -23,6 +23,9 @@ __all__ = ["Journal"]
 logger = logging.getLogger(__name__)
 
 _TAIL_BLOCK = 1 << 16
+# A line without its newline: torn by a crash, or being appended right now. Either way it
+# is not a committed record yet.
+_INCOMPLETE = "%s: the last line is incomplete (interrupted, or being written); ignored"
 
 
 class Journal:
@@ -38,7 +41,13 @@ class Journal:
         self.path = Path(path)
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record durably (the line is fsync'd before returning)."""
+        """Append one record durably (the line is fsync'd before returning).
+
+        Parameters
+        ----------
+        record : dict
+            A JSON-serialisable object without NaN or infinity.
+        """
         line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
@@ -55,9 +64,10 @@ class Journal:
             fsync_directory(self.path.parent)
 
     def committed(self) -> list[dict[str, Any]]:
-        """Every committed cycle record, in cycle order: the one reader of a cycle log.
+        """Every committed cycle record, in cycle order (reads the whole log).
 
-        A record is committed once its line is complete (see :mod:`autopilot.state.cycles`).
+        A record is committed once its line is complete (see :mod:`autopilot.state.cycles`);
+        with :meth:`committed_after` this is how a cycle log is read.
         Logs written before that rule could hold a second record of a cycle whose state
         was never saved; the later one, the re-run, is the committed one.
         """
@@ -70,6 +80,16 @@ class Journal:
         """The committed records of the cycles after ``cycle``, in order, read from the end.
 
         Only the tail of the file is read, so the cost does not grow with the history.
+
+        Parameters
+        ----------
+        cycle : int
+            The last cycle already known (0 reads every record).
+
+        Returns
+        -------
+        list of dict
+            The records of cycles ``cycle + 1, cycle + 2, ...``, the latest record of each.
 
         Raises
         ------
@@ -126,9 +146,7 @@ class Journal:
         else:
             end = 0
         if end < size:
-            logger.warning(
-                "%s: the last line is incomplete (a write was interrupted); ignored", self.path
-            )
+            logger.warning(_INCOMPLETE, self.path)
         return end
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -138,35 +156,24 @@ class Journal:
         with open(self.path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 if not raw.endswith(b"\n"):
-                    logger.warning(
-                        "%s: line %d is incomplete (a write was interrupted); ignored",
-                        self.path,
-                        number,
-                    )
+                    logger.warning(_INCOMPLETE, self.path)
                     continue
-                if not raw.strip():
-                    continue
-                try:
-                    record = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    logger.warning("%s: line %d is not valid JSON; ignored", self.path, number)
-                    continue
-                if isinstance(record, dict):
+                record = _parse(raw, self.path, f"line {number}")
+                if record is not None:
                     yield record
-                else:
-                    logger.warning("%s: line %d is not a JSON object; ignored", self.path, number)
 
 
-def _parse(raw: bytes, path: Path) -> dict[str, Any] | None:
+def _parse(raw: bytes, path: Path, where: str = "a line") -> dict[str, Any] | None:
+    """The record on one complete line; None (with a warning) for a garbled one."""
     if not raw.strip():
         return None
     try:
         record = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        logger.warning("%s: a line is not valid JSON; ignored", path)
+        logger.warning("%s: %s is not valid JSON; ignored", path, where)
         return None
     if not isinstance(record, dict):
-        logger.warning("%s: a line is not a JSON object; ignored", path)
+        logger.warning("%s: %s is not a JSON object; ignored", path, where)
         return None
     return record
 

@@ -23,9 +23,11 @@ are (a read-only folder works).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,7 +44,7 @@ from autopilot._atomic_write import (
 )
 from autopilot.errors import StateError, StateLockTimeout
 
-__all__ = ["BothUnusableError", "StateFile", "hold"]
+__all__ = ["BothUnusableError", "StateFile", "current_hold", "hold"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +101,8 @@ class StateFile:
         self.validate = validate
         self.lock_timeout = lock_timeout
         self.generation = 0
-        self._lock = lock or filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
-        self._loaded_under_lock = False
+        self._lock = lock or filelock.FileLock(str(self.path) + ".lock", is_singleton=True)
+        self._loaded_in_hold: int | None = None  # the hold of the lock load() ran in
 
     @property
     def backup(self) -> Path:
@@ -112,11 +114,7 @@ class StateFile:
         """Hold the inter-process lock of this file for a whole read-modify-write."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with hold(self._lock, self.path, self.lock_timeout):
-            self._loaded_under_lock = False
-            try:
-                yield self
-            finally:
-                self._loaded_under_lock = False
+            yield self
 
     def load(self) -> dict[str, Any]:
         """Return the data, recovering from the backup when the file is corrupt.
@@ -125,7 +123,7 @@ class StateFile:
         is moved aside. Readers use :meth:`read`.
         """
         data = self._load(repair=True)
-        self._loaded_under_lock = self._lock.is_locked
+        self._loaded_in_hold = current_hold(self._lock)
         return data
 
     def start_over(self) -> dict[str, Any]:
@@ -135,7 +133,7 @@ class StateFile:
         cycle exists; a following :meth:`save` is allowed as after :meth:`load`.
         """
         self.generation = 0
-        self._loaded_under_lock = self._lock.is_locked
+        self._loaded_in_hold = current_hold(self._lock)
         return self.default()
 
     def read(self) -> dict[str, Any]:
@@ -192,7 +190,20 @@ class StateFile:
         return data
 
     def save(self, data: dict[str, Any], generation: int | None = None) -> int:
-        """Write ``data`` as the next (or the given) generation; returns the generation.
+        """Write ``data`` as the next (or the given) generation.
+
+        Parameters
+        ----------
+        data : dict
+            The new data (JSON-serialisable).
+        generation : int, optional
+            The generation to write (a ledger writes its cycle's number); by default one
+            more than the generation loaded.
+
+        Returns
+        -------
+        int
+            The generation written.
 
         Raises
         ------
@@ -200,10 +211,11 @@ class StateFile:
             :meth:`load` did not run under the lock held now: the write could overwrite a
             version this process never saw.
         """
-        if not (self._loaded_under_lock and self._lock.is_locked):
+        if self._loaded_in_hold is None or self._loaded_in_hold != current_hold(self._lock):
             raise StateError(
                 f"{self.path}: save() without load() under the same hold of the lock is "
-                f"refused; run the whole read-modify-write inside `with state.locked():`"
+                f"refused; run the whole read-modify-write under one hold of the lock "
+                f"(`with state.locked():`, or the state folder's)"
             )
         generation = self.generation + 1 if generation is None else generation
         payload = {
@@ -270,9 +282,30 @@ class StateFile:
         return target
 
 
+# Each outermost acquisition of a lock object gets a new number, so a load and a save can
+# be proven to run under the same hold (a release in between could let another writer in).
+_holds: weakref.WeakKeyDictionary[filelock.BaseFileLock, int] = weakref.WeakKeyDictionary()
+_hold_numbers = itertools.count(1)
+
+
+def current_hold(lock: filelock.BaseFileLock) -> int | None:
+    """The number of the hold of ``lock`` this process is in, or None when not held."""
+    return _holds.get(lock) if lock.is_locked else None
+
+
 @contextmanager
 def hold(lock: filelock.BaseFileLock, what: Path, timeout: float) -> Iterator[None]:
-    """Hold ``lock``; a timeout becomes :class:`StateLockTimeout` naming ``what``."""
+    """Hold ``lock`` (re-entrant); a timeout becomes :class:`StateLockTimeout`.
+
+    Parameters
+    ----------
+    lock : filelock.BaseFileLock
+        The lock.
+    what : Path
+        The file or folder it protects, named in the error.
+    timeout : float
+        Seconds to wait.
+    """
     try:
         lock.acquire(timeout=timeout)
     except filelock.Timeout:
@@ -281,6 +314,8 @@ def hold(lock: filelock.BaseFileLock, what: Path, timeout: float) -> Iterator[No
             f"nothing was written. Try again when it has finished, or check that no cycle "
             f"is stuck."
         ) from None
+    if lock.lock_counter == 1:
+        _holds[lock] = next(_hold_numbers)
     try:
         yield
     finally:

@@ -217,7 +217,7 @@ class Checker:
         effective = {r["cycle"]: r for r in records}
         assert fills == [f for k in range(1, generation + 1) for f in effective[k]["fills"]]
         for k in range(1, generation + 1):
-            assert effective[k]["date"] == worker.cycle_day(k).isoformat()
+            assert effective[k]["as_of"] == worker.cycle_day(k).isoformat()
             assert all(f["cycle"] == k for f in effective[k]["fills"])
 
         # The same book and fills as a run that was never killed.

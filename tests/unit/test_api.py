@@ -165,3 +165,13 @@ def test_booleans_are_not_numbers(kind):
 def test_config_and_input_errors_are_value_errors_the_cli_maps_to_exit_2():
     assert issubclass(ConfigError, ValueError) and issubclass(ConfigError, AutopilotError)
     assert issubclass(InputError, ValueError) and issubclass(InputError, AutopilotError)
+
+
+def test_the_promotion_rule_reads_modes_given_as_text():
+    from autopilot.sdk.verdicts import is_promotable
+
+    assert not is_promotable(["enforce", Mode.ENFORCE], [Outcome.FAIL, Outcome.PASS])
+    assert is_promotable(["shadow", "enforce"], [Outcome.FAIL, Outcome.PASS])
+    assert not is_promotable(["shadow"], [Outcome.PASS])  # nothing enforced
+    with pytest.raises(ValueError):
+        is_promotable(["enforced"], [Outcome.PASS])
