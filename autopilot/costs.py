@@ -152,9 +152,23 @@ class CostModel(ConstrainedSettings):
         volatility: float,
         rng: np.random.Generator,
     ) -> Fill:
-        """Simulate one execution: the true cost is the unscaled model plus noise."""
+        """Simulate one execution: the true cost is the unscaled model plus noise.
+
+        Raises
+        ------
+        InputError
+            The cost reaches 100 % of the price (a sell would fill at or below zero): the
+            order is many times the volume, which is a unit mistake, not a trade.
+        """
         true_cost = self.base_cost_bps(participation, volatility) + rng.normal(0.0, self.noise_bps)
         fill_price = arrival_price * (1.0 + side * true_cost / 1e4)
+        if not abs(true_cost) < 1e4:
+            raise InputError(
+                f"the simulated cost of this order is {true_cost:,.0f} bps, a fill at "
+                f"{fill_price:.6g} against an arrival price of {arrival_price:.6g}: its "
+                f"participation is {participation:.4g} times the volume (volatility "
+                f"{volatility:.4g}); check the order size and the volume's unit"
+            )
         return Fill(
             side=side,
             shares=shares,

@@ -561,7 +561,10 @@ class PaperTrader:
                     shares / volume if volume is not None else self.settings.default_participation
                 )
                 volatility = volatilities.get(sid, self.settings.default_volatility)
-                fill = model.simulate_fill(side, shares, price, participation, volatility, rng)
+                try:
+                    fill = model.simulate_fill(side, shares, price, participation, volatility, rng)
+                except InputError as exc:
+                    raise InputError(f"security {sid!r}: {exc}") from None
                 if side == 1 and not self.settings.allow_negative_cash:
                     fill = replace(fill, shares=self._affordable(fill, book.cash))
                 too_small = fill.notional < self.settings.min_trade_notional and not closing

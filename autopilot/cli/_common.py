@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +20,7 @@ __all__ = [
     "format_parent",
     "parse_date",
     "returns_parent",
+    "seconds",
     "state_parent",
     "verbose_parent",
 ]
@@ -58,6 +60,17 @@ def parse_date(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise InputError(f"{option}: {text!r} is not a date like 2024-01-31") from None
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
 
 
 def format_parent() -> argparse.ArgumentParser:

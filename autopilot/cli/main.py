@@ -82,11 +82,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python would complain again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        # The file system refused (permissions, a file where a folder belongs, a full
+        # disk): the user's to fix, not a bug. Atomic writes left the old files intact.
+        print(f"error: {_describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:
         logger.debug("internal error", exc_info=True)
+        hint = "the traceback is above" if args.verbose else "run with -v for the traceback"
         print(
-            f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback; "
-            f"please report it)",
+            f"internal error: {type(exc).__name__}: {exc} ({hint}; please report it)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _describe_os_error(exc: OSError) -> str:
+    path = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or type(exc).__name__
+    fixes = {
+        PermissionError: "give this user write access, or use another --state-dir",
+        FileExistsError: "a file stands where a folder is needed; choose another path",
+        NotADirectoryError: "a file stands where a folder is needed; choose another path",
+        IsADirectoryError: "a folder stands where a file is needed; move it away",
+    }
+    fix = next((text for kind, text in fixes.items() if isinstance(exc, kind)), None)
+    written = "nothing was changed" if fix else "files already written are intact"
+    return f"{path}: {reason}; {fix or 'free the space or fix the device'} ({written})"

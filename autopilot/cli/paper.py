@@ -13,6 +13,7 @@ from autopilot.cli._common import (
     EXIT_OK,
     format_parent,
     parse_date,
+    seconds,
     state_parent,
     verbose_parent,
 )
@@ -58,7 +59,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         type=float,
         help="cash of a new book, with --init (default 1,000,000); an existing book keeps its own",
     )
-    rebalance.add_argument("--lock-timeout", type=float, default=30.0, help="seconds (default 30)")
+    rebalance.add_argument(
+        "--lock-timeout", type=seconds, default=30.0, help="seconds (default 30)"
+    )
     rebalance.set_defaults(handler=paper_rebalance)
 
 
@@ -104,7 +107,7 @@ def paper_rebalance(args: argparse.Namespace) -> int:
             "cash": summary.cash,
             "weights": summary.weights,
         }
-        print(json.dumps(payload, indent=1))
+        print(json.dumps(payload, indent=1, allow_nan=False))
         return EXIT_OK
     if summary.repeated:
         print(
@@ -146,14 +149,14 @@ def paper_status(args: argparse.Namespace) -> int:
             ],
             "costs": {
                 "fills": surprise.count,
-                "mean_bps": calibrator.mean_cost_bps(),
-                "surprise_weighted_mean_bps": surprise.weighted_mean_bps,
-                "surprise_median_bps": surprise.median_bps,
+                "mean_bps": _number(calibrator.mean_cost_bps()),
+                "surprise_weighted_mean_bps": _number(surprise.weighted_mean_bps),
+                "surprise_median_bps": _number(surprise.median_bps),
                 "price_improvements": surprise.price_improvements,
                 "multiplier": calibrator.multiplier,
             },
         }
-        print(json.dumps(payload, indent=1))
+        print(json.dumps(payload, indent=1, allow_nan=False))
         return EXIT_OK
     print(f"book as of {as_of or 'never traded'} ({args.state_dir})")
     if book.positions:
@@ -186,3 +189,8 @@ def paper_status(args: argparse.Namespace) -> int:
         f"model multiplier {calibrator.multiplier:.3f}"
     )
     return EXIT_OK
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: a figure that does not exist yet (no fills) is null."""
+    return value if math.isfinite(value) else None

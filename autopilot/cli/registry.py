@@ -14,6 +14,7 @@ from autopilot.cli._common import (
     format_parent,
     parse_date,
     returns_parent,
+    seconds,
     state_parent,
     verbose_parent,
 )
@@ -54,7 +55,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept an environment other than the one this state folder was run with",
     )
-    update.add_argument("--lock-timeout", type=float, default=30.0, help="seconds (default 30)")
+    update.add_argument("--lock-timeout", type=seconds, default=30.0, help="seconds (default 30)")
     update.set_defaults(handler=registry_update)
     show = registry_commands.add_parser(
         "show", parents=[verbose, state, output], help="the active set"
@@ -101,7 +102,7 @@ def registry_update(args: argparse.Namespace) -> int:
             "active": sorted(report.active),
             "changes": [change.to_dict() for change in report.changes],
         }
-        print(json.dumps(payload, indent=1))
+        print(json.dumps(payload, indent=1, allow_nan=False))
         return EXIT_OK
     if report.repeated:
         print(
@@ -150,7 +151,7 @@ def registry_show(args: argparse.Namespace) -> int:
             "as_of": last.as_of,
             "active": [record.to_dict() for record in active.values()],
         }
-        print(json.dumps(payload, indent=1))
+        print(json.dumps(payload, indent=1, allow_nan=False))
         return EXIT_OK
     print(f"cycle {last.cycle} as of {last.as_of or '-'} ({args.state_dir})")
     if not active:
@@ -178,7 +179,11 @@ def registry_history(args: argparse.Namespace) -> int:
             f"{args.strategy_id!r}; `autopilot registry show` lists the active strategies"
         )
     if args.format == "json":
-        print(json.dumps({"strategy_id": args.strategy_id, "cycles": story}, indent=1))
+        print(
+            json.dumps(
+                {"strategy_id": args.strategy_id, "cycles": story}, indent=1, allow_nan=False
+            )
+        )
         return EXIT_OK
     for entry in story:
         decision = entry["decision"]

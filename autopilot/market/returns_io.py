@@ -229,7 +229,10 @@ def read_security_table(
     optional : tuple of str
         Numeric columns read when present.
     constraints : mapping of column to Param, optional
-        Declared constraint of a column's values (empty cells are left out, not checked).
+        Declared constraint of a column's values.
+
+    An empty cell is refused in a required column; in an optional one it is left out (the
+    reader of the mapping applies its documented default).
 
     Raises
     ------
@@ -244,6 +247,13 @@ def read_security_table(
         raise InputError(
             f"{path}: missing column(s) {missing}; expected security_id, {', '.join(columns)}"
         )
+    missing_ids = frame["security_id"].isna().to_numpy()
+    if missing_ids.any():
+        row = int(np.flatnonzero(missing_ids)[0])
+        raise InputError(
+            f"{path}: row {row + 2}, column 'security_id': empty (or a missing-value marker "
+            f"such as NA); every row needs its security"
+        )
     if frame["security_id"].duplicated().any():
         first = frame["security_id"][frame["security_id"].duplicated()].iloc[0]
         raise InputError(f"{path}: security {first!r} appears twice")
@@ -257,6 +267,13 @@ def read_security_table(
             raise InputError(
                 f"{path}: row {row + 2}, column {column!r}: "
                 f"{frame[column].iloc[row]!r} is not a number"
+            )
+        empty = values.isna().to_numpy()
+        if column in columns and empty.any():
+            row = int(np.flatnonzero(empty)[0])
+            raise InputError(
+                f"{path}: row {row + 2}, column {column!r}: empty; every row needs a "
+                f"{column} (nothing is assumed for a missing one)"
             )
         result[column] = {sid: float(v) for sid, v in zip(ids, values, strict=True) if v == v}
         param = (constraints or {}).get(column)

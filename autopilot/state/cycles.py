@@ -320,6 +320,9 @@ class Ledger:
                 ) from exc
             data.update({key: record.get(key) for key in _IDENTITY})
             cycle = int(record["cycle"])
+        if cycle and "environment" not in data:
+            # A snapshot from before environments were kept there: its cycle's record says.
+            data["environment"] = self.log.committed_after(cycle - 1)[0].get("environment")
         return data, CycleId(cycle, *(data.get(key) for key in _IDENTITY))
 
     def open_cycle(

@@ -94,14 +94,24 @@ class Journal:
         Raises
         ------
         StateError
-            The records after ``cycle`` do not follow it one by one (a record is missing).
+            The log does not hold cycle ``cycle`` itself, or the records after it do not
+            follow it one by one: records are missing.
         """
         found: dict[int, dict[str, Any]] = {}
+        reached = 0  # the cycle of the record the backward read stopped at
         for record in self._reversed():
             number = _cycle_of(record, self.path)
             if number <= cycle:
+                reached = number
                 break
             found.setdefault(number, record)  # read backwards: the first seen is the latest
+        if reached != cycle:
+            where = f"ends at cycle {reached}" if reached else "holds no earlier record"
+            raise StateError(
+                f"{self.path}: cycle {cycle} is committed, but before cycle {cycle + 1} the "
+                f"log {where}: records were lost or the log was replaced. Restore it from "
+                f"a copy; the state files are intact."
+            )
         numbers = sorted(found)
         if numbers != list(range(cycle + 1, cycle + 1 + len(numbers))):
             raise StateError(

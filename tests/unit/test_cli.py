@@ -318,3 +318,72 @@ def test_reading_commands_start_without_the_numerical_stack(tmp_path):
         check=True,
     )
     assert json.loads(done.stderr.strip().splitlines()[-1]) == {"codes": [0, 0], "heavy": []}
+
+
+def test_a_file_where_the_state_folder_belongs_exits_2_not_internal(workdir, capsys):
+    (workdir / "afile").write_text("not a folder")
+    assert cli.main(["init", "--state-dir", "afile"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: afile: ") and "a file stands where a folder is needed" in err
+    assert cli.main(["init", "--state-dir", "afile/sub"]) == 2
+    assert "a file stands where a folder is needed" in capsys.readouterr().err
+
+
+def test_a_folder_where_a_state_file_belongs_exits_2(workdir, capsys):
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS) == 0
+    capsys.readouterr()
+    log = workdir / "state" / "trades.jsonl"
+    log.rename(workdir / "trades.jsonl")
+    log.mkdir()
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, day="2024-01-03") == 2
+    assert "a folder stands where a file is needed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "soon"])
+def test_a_lock_timeout_that_is_not_a_number_of_seconds_is_refused(workdir, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        _rebalance(workdir, GOOD_PRICES, TARGETS, "--lock-timeout", value)
+    assert info.value.code == 2
+    assert "is not a number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("prices", "targets", "message"),
+    [
+        (GOOD_PRICES, "security_id,weight\nA,\nB,0.3\n", "t.csv: row 2, column 'weight': empty"),
+        (
+            "security_id,price,volume,volatility\nA,,100000,0.02\nB,20,50000,0.03\n",
+            TARGETS,
+            "p.csv: row 2, column 'price': empty",
+        ),
+        (
+            "security_id,price,volume,volatility\n,10,100000,0.02\nB,20,50000,0.03\n",
+            TARGETS,
+            "p.csv: row 2, column 'security_id': empty",
+        ),
+    ],
+)
+def test_an_empty_required_cell_is_refused_never_read_as_sell_or_no_price(
+    workdir, capsys, prices, targets, message
+):
+    assert _rebalance(workdir, prices, targets) == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+    assert not (workdir / "state" / "trades.jsonl").exists()
+
+
+def test_an_order_many_times_its_volume_is_refused_not_filled_at_a_negative_price(workdir, capsys):
+    prices = "security_id,price,volume,volatility\nA,100,1,0.05\n"
+    assert _rebalance(workdir, prices, "security_id,weight\nA,0.4\n") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: security 'A': the simulated cost of this order is")
+    assert "check the order size and the volume's unit" in err
+    assert not (workdir / "state" / "trades.jsonl").exists()
+
+
+def test_paper_status_json_of_a_book_without_fills_is_valid_json(workdir, capsys):
+    assert cli.main(["init", "--state-dir", "state"]) == 0
+    capsys.readouterr()
+    assert cli.main(["paper", "--state-dir", "state", "status", "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    status = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert status["costs"]["mean_bps"] is None and status["positions"] == []

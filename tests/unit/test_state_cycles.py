@@ -96,3 +96,28 @@ def test_a_complete_record_from_before_commit_records_is_not_replayed(tmp_path):
     report = registry.update([_decision("a")], as_of=date(2024, 1, 2))
     assert report.cycle == 2 and set(report.active) == {"a"}
     assert [e["cycle"] for e in registry.history("a")] == [1, 2]
+
+
+def test_a_log_that_lost_records_is_refused_by_the_next_cycle(tmp_path):
+    StateFolder.create(tmp_path)
+    registry = StrategyRegistry(tmp_path)
+    registry.update([_decision("a")], as_of=date(2024, 1, 1))
+    registry.update([_decision("a")], as_of=date(2024, 1, 2))
+    audit = tmp_path / "registry_audit.jsonl"
+    audit.unlink()
+    with pytest.raises(StateError, match=r"cycle 2 is committed, but .* holds no earlier record"):
+        registry.update([_decision("a")], as_of=date(2024, 1, 3))
+    assert not audit.exists()
+
+
+def test_a_snapshot_without_an_environment_takes_it_from_its_cycle_record(tmp_path):
+    StateFolder.create(tmp_path)
+    registry = StrategyRegistry(tmp_path)
+    registry.update([_decision("a")], as_of=date(2024, 1, 1), environment="dev")
+    path = tmp_path / "registry.json"
+    payload = json.loads(path.read_text())
+    del payload["data"]["environment"]  # as written before environments were kept there
+    path.write_text(json.dumps(payload))
+    assert registry.snapshot()[1].environment == "dev"
+    with pytest.raises(StateError, match=r"environment 'dev', not 'prod'"):
+        registry.update([_decision("a")], as_of=date(2024, 1, 2), environment="prod")
