@@ -60,7 +60,7 @@ CYCLE_DECISIONS = 100
 HISTORY_SMALL = 10
 HISTORY_LARGE = 10_000
 GATES = ("min_history", "sharpe", "max_drawdown", "transition_drawdown", "probabilistic_sharpe")
-START = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+START = datetime(1990, 1, 2, 21, 0, tzinfo=UTC)  # 10,000+ daily cycles stay in the past
 
 
 # --------------------------------------------------------------------------- data

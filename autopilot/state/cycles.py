@@ -38,7 +38,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -356,8 +356,9 @@ class Ledger:
         Raises
         ------
         StateError
-            Another environment without ``switch_environment``; ``as_of`` earlier than the
-            last committed cycle's, or equal with other inputs (see :func:`is_repeat`).
+            Another environment without ``switch_environment``; ``as_of`` after tomorrow,
+            earlier than the last committed cycle's, or equal with other inputs (see
+            :func:`is_repeat`).
         """
         data, last = self.load(writer=True)
         known = last.environment
@@ -370,6 +371,14 @@ class Ledger:
                 )
             logger.warning(
                 "%s switches from environment %s to %s", self.subject, known, environment
+            )
+        # A date in the future would block every real date after it (cycles only move
+        # forward); a day of slack covers the time zones.
+        latest = date.today() + timedelta(days=1)
+        if as_of > latest:
+            raise StateError(
+                f"{self.subject}: as-of {as_of} is after today ({date.today()}); a cycle's "
+                f"date is the date of the data it decides on. Check the date for a typo."
             )
         if not is_repeat(last, as_of, inputs, self.subject):
             return data, last, None

@@ -121,3 +121,11 @@ def test_a_snapshot_without_an_environment_takes_it_from_its_cycle_record(tmp_pa
     assert registry.snapshot()[1].environment == "dev"
     with pytest.raises(StateError, match=r"environment 'dev', not 'prod'"):
         registry.update([_decision("a")], as_of=date(2024, 1, 2), environment="prod")
+
+
+def test_an_as_of_date_in_the_future_is_refused_before_it_can_block_the_folder(tmp_path):
+    StateFolder.create(tmp_path)
+    registry = StrategyRegistry(tmp_path)
+    with pytest.raises(StateError, match=r"as-of 2203-01-04 is after today"):
+        registry.update([_decision("a")], as_of=date(2203, 1, 4))
+    assert registry.update([_decision("a")], as_of=date(2024, 1, 2)).cycle == 1
