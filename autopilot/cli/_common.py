@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +26,7 @@ __all__ = [
     "verbose_parent",
 ]
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # 75 is sysexits' EX_TEMPFAIL: a scheduler retries later; 130 is the shell's code for SIGINT.
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_TEMPFAIL, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 
@@ -47,7 +49,7 @@ def state_parent(*, group: bool) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--state-dir",
-        type=Path,
+        type=_folder,
         default=Path("state") if group else argparse.SUPPRESS,
         help="state folder (default: state)",
     )
@@ -55,11 +57,20 @@ def state_parent(*, group: bool) -> argparse.ArgumentParser:
 
 
 def parse_date(text: str, option: str) -> date:
-    """An ISO date given on the command line, or an InputError naming the option."""
+    """A YYYY-MM-DD date given on the command line, or an InputError naming the option."""
     try:
+        if not _ISO_DATE.fullmatch(text):  # fromisoformat also takes 20240131, 2024W011
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise InputError(f"{option}: {text!r} is not a date like 2024-01-31") from None
+
+
+def _folder(text: str) -> Path:
+    """An argparse type: a folder path, never empty (an unset variable is not ``.``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name the state folder")
+    return Path(text)
 
 
 def seconds(text: str) -> float:

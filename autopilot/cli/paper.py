@@ -118,7 +118,7 @@ def paper_rebalance(args: argparse.Namespace) -> int:
     for fill in summary.fills:
         side = "buy " if fill["side"] == 1 else "sell"
         print(
-            f"{side} {fill['shares']:>12,.4g} {fill['security_id']:<12} "
+            f"{side} {fill['shares']:>12,.10g} {fill['security_id']:<12} "
             f"at {fill['fill_price']:.4f} "
             f"(arrival {fill['arrival_price']:.4f}, cost {fill['actual_cost_bps']:+.2f} bps, "
             f"predicted {fill['predicted_cost_bps']:.2f})"
@@ -174,7 +174,7 @@ def paper_status(args: argparse.Namespace) -> int:
             age = (date.fromisoformat(as_of) - date.fromisoformat(position.last_price_date)).days
             stale = f"{age} days"
         print(
-            f"{sid:<12} {position.shares:>12,.4g} {position.entry_price:>10.4f} "
+            f"{sid:<12} {position.shares:>12,.10g} {position.entry_price:>10.4f} "
             f"{position.last_price if position.last_price is not None else float('nan'):>11.4f} "
             f"{position.last_price_date or '-':<10} "
             f"{value if value is not None else float('nan'):>14,.2f} "

@@ -201,7 +201,7 @@ class StateFolder:
         if float(initial_cash) != kept:
             raise StateError(
                 f"{self.path}: the book was created with initial cash {kept:,.2f}; it cannot "
-                f"be given again as {initial_cash:,.2f}. Leave the initial cash out, or use "
+                f"be given again as {initial_cash!r}. Leave the initial cash out, or use "
                 f"another --state-dir for a new book."
             )
 
@@ -432,7 +432,7 @@ def is_repeat(last: CycleId, as_of: date, inputs: str, subject: str) -> bool:
         return True
     raise StateError(
         f"{subject}: cycle {last.cycle} as of {asked} is already committed with other inputs; "
-        f"a committed cycle is never redone. Run the next as-of date instead."
+        f"a committed cycle is never redone. Run it with a later date instead."
     )
 
 

@@ -387,3 +387,17 @@ def test_paper_status_json_of_a_book_without_fills_is_valid_json(workdir, capsys
     text = capsys.readouterr().out
     status = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
     assert status["costs"]["mean_bps"] is None and status["positions"] == []
+
+
+@pytest.mark.parametrize("day", ["20240102", "2024W011", "2024-1-2", "2024-13-01"])
+def test_a_date_that_is_not_yyyy_mm_dd_is_refused(workdir, capsys, day):
+    assert _rebalance(workdir, GOOD_PRICES, TARGETS, day=day) == 2
+    assert f"--date: {day!r} is not a date like 2024-01-31" in capsys.readouterr().err
+
+
+def test_an_empty_state_folder_path_is_refused_not_read_as_here(workdir, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["init", "--state-dir", ""])
+    assert info.value.code == 2
+    assert "an empty path" in capsys.readouterr().err
+    assert not (workdir / "autopilot_state.json").exists()
