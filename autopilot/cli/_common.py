@@ -103,6 +103,24 @@ def returns_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("file", type=Path, help="Parquet or CSV returns, long or wide layout")
     parent.add_argument("--regimes", type=Path, help="Parquet or CSV with date, regime columns")
+    reading = parent.add_argument_group("reading the file (nothing is guessed)")
+    reading.add_argument(
+        "--date-format",
+        help="strftime format of dates that are not ISO, e.g. %%d/%%m/%%Y or %%Y%%m%%d",
+    )
+    reading.add_argument(
+        "--returns-in",
+        choices=("decimal", "percent"),
+        default="decimal",
+        help="unit of the returns (default decimal: 0.012 is 1.2 %%)",
+    )
+    reading.add_argument(
+        "--ignore-columns",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="wide-layout columns that are not candidates (a saved index, a volume)",
+    )
     return parent
 
 

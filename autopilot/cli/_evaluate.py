@@ -43,10 +43,11 @@ def evaluate_file(args: argparse.Namespace) -> Evaluated:
     """Evaluate ``args.file`` (with ``args.regimes``), a progress bar on stderr when large."""
     from tqdm import tqdm
 
-    from autopilot.market.returns_io import read_candidates
+    from autopilot.market.returns_io import ReadOptions, read_candidates
 
     config, gate_set = load_gate_set(args)
-    batch = read_candidates(args.file, args.regimes)
+    options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
+    batch = read_candidates(args.file, args.regimes, options)
     with tqdm(
         total=len(gate_set.gates) + 1,
         desc="evaluating",

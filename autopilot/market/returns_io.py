@@ -8,11 +8,27 @@ Two layouts are accepted:
 
 A candidate missing a row in the middle of its track record gets an interior NaN, which
 the gate set reports as ``GAP_IN_RETURNS``; nothing is filled in silently.
+
+Nothing is guessed either (:class:`ReadOptions` states the intent when a file needs it):
+
+* dates are real date or datetime columns, or ISO text (``2024-01-31``); any other text
+  or a number like ``20240131`` needs an explicit ``date_format``, and a value that does
+  not match it is refused with its row;
+* in the wide layout every column but ``date`` and ``regime`` is a candidate: a saved
+  index (``Unnamed: 0``), a repeated name or a column that is not returns is refused,
+  unless it is named in ``ignore_columns``;
+* returns are simple returns: one below -1 (equity below zero) is refused, and a column
+  that looks like percent or prices is refused unless ``returns_in="percent"`` says it is.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import gzip
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +39,38 @@ from autopilot.sdk.params import Param
 from autopilot.stats.batch import CandidateBatch
 from autopilot.stats.metrics import MISSING_REGIME
 
-__all__ = ["read_candidates", "read_regimes", "read_security_table", "read_table"]
+__all__ = ["ReadOptions", "read_candidates", "read_regimes", "read_security_table", "read_table"]
 
 _LONG_COLUMNS = ("strategy_id", "date", "return")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+# A column is taken for percent or prices when this share of its values exceed 1 in size:
+# a simple return beyond +-100 % in one bar is rare; in percent or prices it is the rule.
+_LARGE_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a returns file's reader must be told rather than guess.
+
+    Attributes
+    ----------
+    date_format : str, optional
+        ``strftime`` format of text (or integer) dates that are not ISO, e.g. ``%d/%m/%Y``
+        or ``%Y%m%d``.
+    returns_in : {"decimal", "percent"}
+        ``percent``: the file's returns are in percent (1.2 means 1.2 %); they are divided
+        by 100.
+    ignore_columns : tuple of str
+        Wide-layout columns that are not candidates (a saved index, a volume column).
+    """
+
+    date_format: str | None = None
+    returns_in: str = "decimal"
+    ignore_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.returns_in not in ("decimal", "percent"):
+            raise InputError(f"returns_in must be 'decimal' or 'percent', was {self.returns_in!r}")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -45,25 +90,77 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise
     except Exception as exc:
         raise InputError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from exc
+    names = _csv_header(path) if suffixes.endswith((".csv", ".csv.gz")) else frame.columns
+    names = [str(c).strip() for c in names]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(
+            f"{path}: column name(s) {repeated} appear more than once; which one holds the "
+            f"data cannot be known: rename or remove the copies"
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise InputError(f"{path}: the file holds no rows")
     return frame
 
 
-def _parse_dates(path: Path, values: pd.Series) -> pd.DatetimeIndex:
-    parsed = pd.to_datetime(values, errors="coerce")
+def _csv_header(path: Path) -> list[str]:
+    """The header of a CSV file as written (pandas renames a repeated name to ``name.1``)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _parse_dates(path: Path, values: pd.Series, date_format: str | None = None) -> pd.DatetimeIndex:
+    """Dates exactly as written: real dates, ISO text, or text in the format given."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values)
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        return _refuse_missing_dates(path, values, pd.DatetimeIndex(parsed))
+    # A long file repeats each date once per candidate: parse each distinct value once.
+    codes, distinct = pd.factorize(values)
+    unique = pd.Series(distinct)
+    if len(unique) and unique.map(lambda v: isinstance(v, dt.date)).all():
+        parsed_unique = pd.to_datetime(unique, errors="coerce")  # Parquet date32 values
+    else:
+        text = unique.astype(str).str.strip()
+        if date_format is None:
+            iso = text.str.fullmatch(_ISO_DATE.pattern).to_numpy(dtype=bool)
+            if not iso.all():
+                bad_value = unique.iloc[int(np.flatnonzero(~iso)[0])]
+                row = int(np.flatnonzero((values == bad_value).to_numpy())[0])
+                raise InputError(
+                    f"{path}: column 'date', row {row + 2}: {str(values.iloc[row])!r} is not an "
+                    f"ISO date (YYYY-MM-DD); dates are never guessed: give their format, "
+                    f"e.g. --date-format %d/%m/%Y or --date-format %Y%m%d"
+                )
+            parsed_unique = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        else:
+            parsed_unique = pd.to_datetime(text, format=date_format, errors="coerce")
+    if (codes < 0).any():  # a missing date cell
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(f"{path}: column 'date', row {row + 2}: empty; every row needs a date")
+    dates = pd.DatetimeIndex(parsed_unique.to_numpy()[codes])
+    return _refuse_missing_dates(path, values, dates, date_format)
+
+
+def _refuse_missing_dates(
+    path: Path, values: pd.Series, parsed: pd.DatetimeIndex, date_format: str | None = None
+) -> pd.DatetimeIndex:
     bad = parsed.isna()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
+        expected = f"in the format {date_format!r}" if date_format else "a valid date"
         raise InputError(
-            f"{path}: column 'date', row {row + 2}: cannot parse {values.iloc[row]!r} as a date; "
-            f"use ISO dates such as 2024-01-31"
+            f"{path}: column 'date', row {row + 2}: {str(values.iloc[row])!r} is not {expected}"
         )
-    return pd.DatetimeIndex(parsed)
+    return parsed
 
 
-def _parse_returns(path: Path, values: pd.Series, where: Callable[[int], str]) -> np.ndarray:
+def _parse_returns(
+    path: Path, values: pd.Series, where: Callable[[int], str], returns_in: str = "decimal"
+) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna()
     if bad.any():
@@ -72,7 +169,34 @@ def _parse_returns(path: Path, values: pd.Series, where: Callable[[int], str]) -
             f"{path}: {where(row)}: return {values.iloc[row]!r} is not a number; "
             f"write simple returns such as 0.012 (leave the row out where not live)"
         )
-    return numbers.to_numpy(dtype=np.float64)
+    result = numbers.to_numpy(dtype=np.float64)
+    if returns_in == "percent":
+        return result / 100.0
+    finite = result[np.isfinite(result)]
+    large = np.abs(finite) > 1.0
+    if finite.size and large.mean() > _LARGE_SHARE:
+        looks = "prices" if (finite > 0).all() else "percent"
+        raise InputError(
+            f"{path}: {where(int(np.flatnonzero(np.abs(result) > 1.0)[0]))}: "
+            f"{large.mean():.0%} of these returns exceed 100 % in one bar (median size "
+            f"{np.median(np.abs(finite)):.3g}): they look like {looks}, not simple returns. "
+            f"Give --returns-in percent if they are percent; name the column in "
+            f"--ignore-columns if it is not a candidate"
+        )
+    return result
+
+
+def _refuse_below_minus_one(
+    path: Path, matrix: np.ndarray, where: Callable[[int, int], str]
+) -> None:
+    below = matrix < -1.0
+    if below.any():
+        row, column = (int(i[0]) for i in np.nonzero(below))
+        raise InputError(
+            f"{path}: {where(row, column)}: return {matrix[row, column]:.6g} is below -1, "
+            f"which would put equity below zero; simple returns are at least -1 (a total "
+            f"loss)"
+        )
 
 
 def _encode_labels(labels: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -80,7 +204,11 @@ def _encode_labels(labels: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes.astype(np.int64), tuple(str(n) for n in names)
 
 
-def read_candidates(path: str | Path, regimes: str | Path | None = None) -> CandidateBatch:
+def read_candidates(
+    path: str | Path,
+    regimes: str | Path | None = None,
+    options: ReadOptions | None = None,
+) -> CandidateBatch:
     """Read a returns file (long or wide layout) into a :class:`CandidateBatch`.
 
     Parameters
@@ -89,6 +217,9 @@ def read_candidates(path: str | Path, regimes: str | Path | None = None) -> Cand
         Parquet or CSV file.
     regimes : str or Path, optional
         A file with ``date, regime`` columns; it replaces any ``regime`` column of ``path``.
+    options : ReadOptions, optional
+        The date format, the unit of the returns and the columns that are not candidates,
+        when the file needs them said.
 
     Raises
     ------
@@ -96,11 +227,16 @@ def read_candidates(path: str | Path, regimes: str | Path | None = None) -> Cand
         Naming the file, column, row or candidate at fault.
     """
     path = Path(path)
+    options = options or ReadOptions()
     frame = read_table(path)
+    missing = [c for c in options.ignore_columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: --ignore-columns names {missing}, which the file does not have")
+    frame = frame.drop(columns=list(options.ignore_columns))
     if all(c in frame.columns for c in _LONG_COLUMNS):
-        batch = _from_long(path, frame)
+        batch = _from_long(path, frame, options)
     elif "date" in frame.columns:
-        batch = _from_wide(path, frame)
+        batch = _from_wide(path, frame, options)
     else:
         raise InputError(
             f"{path}: expected a long layout with columns strategy_id, date, return[, regime] "
@@ -108,12 +244,12 @@ def read_candidates(path: str | Path, regimes: str | Path | None = None) -> Cand
             f"found columns {list(frame.columns)[:10]}"
         )
     if regimes is not None:
-        labels, names = read_regimes(regimes, batch.dates)
+        labels, names = read_regimes(regimes, batch.dates, options.date_format)
         batch = CandidateBatch(batch.returns, batch.strategy_ids, batch.dates, labels, names)
     return batch
 
 
-def _from_long(path: Path, frame: pd.DataFrame) -> CandidateBatch:
+def _from_long(path: Path, frame: pd.DataFrame, options: ReadOptions) -> CandidateBatch:
     unknown = set(frame.columns) - {*_LONG_COLUMNS, "regime"}
     if unknown:
         raise InputError(
@@ -125,10 +261,13 @@ def _from_long(path: Path, frame: pd.DataFrame) -> CandidateBatch:
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
         raise InputError(f"{path}: row {row + 2}: strategy_id is empty")
     ids = ids.astype(str)
-    dates = _parse_dates(path, frame["date"])
-    returns = _parse_returns(
-        path, frame["return"], lambda r: f"row {r + 2} (strategy {ids.iloc[r]!r})"
-    )
+    dates = _parse_dates(path, frame["date"], options.date_format)
+
+    def where(row: int) -> str:
+        return f"row {row + 2} (strategy {ids.iloc[row]!r})"
+
+    returns = _parse_returns(path, frame["return"], where, options.returns_in)
+    _refuse_below_minus_one(path, returns.reshape(-1, 1), lambda row, _: where(row))
     keys = pd.DataFrame({"strategy_id": ids.to_numpy(), "date": dates})
     duplicated = keys.duplicated()
     if duplicated.any():
@@ -163,8 +302,8 @@ def _shared_if_consistent(label_matrix: np.ndarray, matrix: np.ndarray) -> np.nd
     return label_matrix
 
 
-def _from_wide(path: Path, frame: pd.DataFrame) -> CandidateBatch:
-    dates = _parse_dates(path, frame["date"])
+def _from_wide(path: Path, frame: pd.DataFrame, options: ReadOptions) -> CandidateBatch:
+    dates = _parse_dates(path, frame["date"], options.date_format)
     if dates.duplicated().any():
         first = dates[dates.duplicated()][0]
         raise InputError(f"{path}: date {first.date()} appears twice; keep one row per date")
@@ -174,12 +313,20 @@ def _from_wide(path: Path, frame: pd.DataFrame) -> CandidateBatch:
     strategies = [c for c in frame.columns if c not in ("date", "regime")]
     if not strategies:
         raise InputError(f"{path}: no strategy columns besides 'date'")
+    index_like = [c for c in strategies if c.startswith("Unnamed:") or c in ("", "index")]
+    if index_like:
+        raise InputError(
+            f"{path}: column {index_like[0]!r} looks like a saved index (pandas writes one "
+            f"unless index=False), not a strategy; remove it or pass --ignore-columns "
+            f"{index_like[0]!r}"
+        )
 
     def where(name: object) -> Callable[[int], str]:
         return lambda row: f"column {name!r}, row {order[row] + 2}"
 
-    columns = [_parse_returns(path, frame[s], where(s)) for s in strategies]
+    columns = [_parse_returns(path, frame[s], where(s), options.returns_in) for s in strategies]
     matrix = np.column_stack(columns)
+    _refuse_below_minus_one(path, matrix, lambda row, j: where(strategies[j])(row))
     labels = names = None
     if "regime" in frame.columns:
         codes, names = _encode_labels(frame["regime"])
@@ -188,7 +335,7 @@ def _from_wide(path: Path, frame: pd.DataFrame) -> CandidateBatch:
 
 
 def read_regimes(
-    path: str | Path, dates: pd.DatetimeIndex | None
+    path: str | Path, dates: pd.DatetimeIndex | None, date_format: str | None = None
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Read ``date, regime`` labels and align them to ``dates`` (-1 where a date has none)."""
     path = Path(path)
@@ -200,7 +347,7 @@ def read_regimes(
         )
     if dates is None:
         raise InputError(f"{path}: the returns have no dates to align regime labels to")
-    label_dates = _parse_dates(path, frame["date"])
+    label_dates = _parse_dates(path, frame["date"], date_format)
     if label_dates.duplicated().any():
         first = label_dates[label_dates.duplicated()][0]
         raise InputError(f"{path}: date {first.date()} has two regime labels")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from autopilot.errors import InputError
-from autopilot.market.returns_io import read_candidates
+from autopilot.market.returns_io import ReadOptions, read_candidates
 
 DATES = pd.bdate_range("2024-01-01", periods=6)
 
@@ -76,7 +76,7 @@ def test_wide_layout_and_regime_file(tmp_path):
         ),
         (
             "strategy_id,date,return\na,yesterday,0.1\n",
-            "column 'date', row 2: cannot parse 'yesterday'",
+            "column 'date', row 2: 'yesterday' is not an ISO date (YYYY-MM-DD)",
         ),
         (
             "strategy_id,date,return\na,2024-01-01,0.1\na,2024-01-01,0.2\n",
@@ -117,3 +117,98 @@ def test_regime_file_errors(tmp_path):
     bad.write_text("date,label\n2024-01-01,1\n")
     with pytest.raises(InputError, match=r"labels\.csv: missing column\(s\) \['regime'\]"):
         read_candidates(path, regimes=bad)
+
+
+# --- nothing is guessed ------------------------------------------------------------------------
+
+
+def _wide(tmp_path, text: str, name: str = "w.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+WIDE_ISO = "date,a\n2024-01-02,0.01\n2024-01-03,-0.02\n2024-01-04,0.03\n"
+
+
+def test_integer_dates_need_their_format_and_then_read_exactly(tmp_path):
+    path = _wide(tmp_path, WIDE_ISO.replace("2024-01-0", "2024010"))
+    with pytest.raises(InputError, match=r"row 2: '20240102' is not an ISO date.*--date-format"):
+        read_candidates(path)
+    batch = read_candidates(path, options=ReadOptions(date_format="%Y%m%d"))
+    expected = read_candidates(_wide(tmp_path, WIDE_ISO, "iso.csv"))
+    assert list(batch.dates) == list(expected.dates)
+    np.testing.assert_array_equal(batch.returns, expected.returns)
+
+
+def test_day_first_dates_are_refused_then_read_day_first_never_month_first(tmp_path):
+    # 02/01/2024 is the 2nd of January here; read month-first it would be the 1st of February.
+    text = "date,a\n02/01/2024,0.01\n03/01/2024,-0.3\n04/01/2024,0.2\n01/02/2024,-0.25\n"
+    path = _wide(tmp_path, text)
+    with pytest.raises(InputError, match=r"row 2: '02/01/2024' is not an ISO date"):
+        read_candidates(path)
+    batch = read_candidates(path, options=ReadOptions(date_format="%d/%m/%Y"))
+    assert [d.date().isoformat() for d in batch.dates] == [
+        "2024-01-02",
+        "2024-01-03",
+        "2024-01-04",
+        "2024-02-01",
+    ]
+    np.testing.assert_array_equal(batch.returns[:, 0], [0.01, -0.3, 0.2, -0.25])
+    with pytest.raises(InputError, match=r"row 2: '02/01/2024' is not in the format '%m/%Y'"):
+        read_candidates(path, options=ReadOptions(date_format="%m/%Y"))
+
+
+def test_a_saved_index_column_is_refused_unless_ignored(tmp_path):
+    frame = pd.DataFrame({"date": ["2024-01-02", "2024-01-03"], "a": [0.01, 0.02]})
+    path = tmp_path / "indexed.csv"
+    frame.to_csv(path)  # index=True: pandas writes an unnamed first column
+    with pytest.raises(InputError, match=r"column 'Unnamed: 0' looks like a saved index"):
+        read_candidates(path)
+    batch = read_candidates(path, options=ReadOptions(ignore_columns=("Unnamed: 0",)))
+    assert batch.strategy_ids == ("a",)
+
+
+def test_a_repeated_column_name_is_refused(tmp_path):
+    path = _wide(tmp_path, "date,a,a\n2024-01-02,0.01,0.5\n2024-01-03,0.02,0.6\n")
+    with pytest.raises(InputError, match=r"column name\(s\) \['a'\] appear more than once"):
+        read_candidates(path)
+
+
+def test_a_volume_column_is_refused_as_not_returns_unless_ignored(tmp_path):
+    text = "date,a,volume\n2024-01-02,0.01,1200000\n2024-01-03,0.02,980000\n"
+    path = _wide(tmp_path, text)
+    with pytest.raises(InputError, match=r"column 'volume'.*look like prices.*--ignore-columns"):
+        read_candidates(path)
+    assert read_candidates(path, options=ReadOptions(ignore_columns=("volume",))).strategy_ids == (
+        "a",
+    )
+
+
+def test_percent_returns_are_refused_unless_declared_and_then_divided(tmp_path):
+    text = "date,a\n2024-01-02,1.5\n2024-01-03,-2.0\n2024-01-04,0.7\n"
+    path = _wide(tmp_path, text)
+    with pytest.raises(InputError, match=r"look like percent.*--returns-in percent"):
+        read_candidates(path)
+    batch = read_candidates(path, options=ReadOptions(returns_in="percent"))
+    np.testing.assert_allclose(batch.returns[:, 0], [0.015, -0.02, 0.007])
+
+
+def test_a_return_below_minus_one_is_refused(tmp_path):
+    days = pd.bdate_range("2024-01-02", periods=40).strftime("%Y-%m-%d")
+    returns = ["0.01"] * 40
+    returns[1] = "-1.76"  # one typo among ordinary returns
+    rows = "".join(f"{d},{r}\n" for d, r in zip(days, returns, strict=True))
+    path = _wide(tmp_path, "date,a\n" + rows)
+    with pytest.raises(InputError, match=r"column 'a', row 3: return -1.76 is below -1"):
+        read_candidates(path)
+    long = tmp_path / "long.csv"
+    returns[1] = "-1.5"
+    long.write_text(
+        "strategy_id,date,return\n"
+        + "".join(f"s,{d},{r}\n" for d, r in zip(days, returns, strict=True))
+    )
+    with pytest.raises(InputError, match=r"row 3 \(strategy 's'\): return -1.5 is below -1"):
+        read_candidates(long)
+    with pytest.raises(InputError, match="returns_in must be 'decimal' or 'percent'"):
+        ReadOptions(returns_in="bps")
