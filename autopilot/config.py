@@ -24,6 +24,7 @@ Schema::
     environment: prod           # optional, defaults to the file name
     periods_per_year: 252       # required, bars per year
     risk_free_rate: 0.0         # annual, converted once to per-bar
+    irregular_bars: false       # true: skip the check of bar spacing against periods_per_year
     plugins: [pbo]              # third-party entry points allowed to load
     gates:
       sharpe:                   # gate name, as registered by a plugin
@@ -70,6 +71,7 @@ _TOP_LEVEL = {
     "environment",
     "periods_per_year",
     "risk_free_rate",
+    "irregular_bars",
     "plugins",
     "gates",
     "registry",
@@ -136,6 +138,7 @@ class EnvironmentConfig:
     environment: str
     periods_per_year: int
     risk_free_rate: float = 0.0
+    irregular_bars: bool = False
     plugins: tuple[str, ...] = ()
     gates: tuple[GateSpec, ...] = ()
     registry: RegistrySettings = field(default_factory=RegistrySettings)
@@ -175,6 +178,7 @@ class EnvironmentConfig:
             "environment": self.environment,
             "periods_per_year": self.periods_per_year,
             "risk_free_rate": self.risk_free_rate,
+            "irregular_bars": self.irregular_bars,
             "plugins": list(self.plugins),
             "gates": {g.name: {"mode": g.mode.value, "params": dict(g.params)} for g in self.gates},
             "registry": {
@@ -288,6 +292,13 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
                 f"must be an annual rate in (-1, 1), was {value!r}",
                 "Write e.g. 0.02 for 2 % a year.",
             )
+    if "irregular_bars" in data and not isinstance(data["irregular_bars"], bool):
+        raise _fail(
+            path,
+            "irregular_bars",
+            f"must be true or false, was {data['irregular_bars']!r}",
+            "Write `irregular_bars: true` only for bars without a fixed spacing.",
+        )
     if "plugins" in data:
         plugins = data["plugins"]
         if plugins is None:
@@ -543,6 +554,7 @@ def _build(
         environment=data["environment"],
         periods_per_year=data["periods_per_year"],
         risk_free_rate=float(data.get("risk_free_rate", 0.0)),
+        irregular_bars=bool(data.get("irregular_bars", False)),
         plugins=tuple(data.get("plugins", ())),
         gates=tuple(gates),
         registry=RegistrySettings(

@@ -43,11 +43,13 @@ def evaluate_file(args: argparse.Namespace) -> Evaluated:
     """Evaluate ``args.file`` (with ``args.regimes``), a progress bar on stderr when large."""
     from tqdm import tqdm
 
-    from autopilot.market.returns_io import ReadOptions, read_candidates
+    from autopilot.market.returns_io import ReadOptions, check_bar_spacing, read_candidates
 
     config, gate_set = load_gate_set(args)
     options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
     batch = read_candidates(args.file, args.regimes, options)
+    if not config.irregular_bars:
+        check_bar_spacing(batch.dates, config.periods_per_year, args.file)
     with tqdm(
         total=len(gate_set.gates) + 1,
         desc="evaluating",

@@ -39,7 +39,14 @@ from autopilot.sdk.params import Param
 from autopilot.stats.batch import CandidateBatch
 from autopilot.stats.metrics import MISSING_REGIME
 
-__all__ = ["ReadOptions", "read_candidates", "read_regimes", "read_security_table", "read_table"]
+__all__ = [
+    "ReadOptions",
+    "check_bar_spacing",
+    "read_candidates",
+    "read_regimes",
+    "read_security_table",
+    "read_table",
+]
 
 _LONG_COLUMNS = ("strategy_id", "date", "return")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
@@ -332,6 +339,38 @@ def _from_wide(path: Path, frame: pd.DataFrame, options: ReadOptions) -> Candida
         codes, names = _encode_labels(frame["regime"])
         labels = codes
     return CandidateBatch(matrix, strategies, dates, labels, names)
+
+
+def check_bar_spacing(
+    dates: pd.DatetimeIndex | None, periods_per_year: int, source: str | Path
+) -> None:
+    """Refuse bars whose spacing contradicts ``periods_per_year`` (weekly bars read as daily).
+
+    The file's own rate is its bars per calendar year, ``(n - 1) / span``; it must be within
+    a factor 1.5 of ``periods_per_year`` (a daily equity file has about 252, a weekly one
+    52, a monthly one 12). An environment with ``irregular_bars: true`` skips the check.
+
+    Raises
+    ------
+    InputError
+        Naming both rates and the setting that matches the file.
+    """
+    if dates is None or len(dates) < 3:
+        return
+    span_years = (dates[-1] - dates[0]).days / 365.25
+    if span_years <= 0:
+        return
+    measured = (len(dates) - 1) / span_years
+    if 1 / 1.5 <= measured / periods_per_year <= 1.5:
+        return
+    nearest = min((252, 52, 12, 4, 1), key=lambda p: abs(np.log(measured / p)))
+    raise InputError(
+        f"{source}: its bars come about {measured:.0f} times a year ({len(dates)} dates "
+        f"from {dates[0].date()} to {dates[-1].date()}), but the environment's "
+        f"periods_per_year is {periods_per_year}: every annualised figure would be wrong. "
+        f"Use an environment with periods_per_year: {nearest} for this file, or set "
+        f"irregular_bars: true if its bars have no fixed spacing."
+    )
 
 
 def read_regimes(

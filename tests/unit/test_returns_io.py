@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from autopilot.errors import InputError
 from autopilot.market.returns_io import ReadOptions, read_candidates
@@ -212,3 +213,38 @@ def test_a_return_below_minus_one_is_refused(tmp_path):
         read_candidates(long)
     with pytest.raises(InputError, match="returns_in must be 'decimal' or 'percent'"):
         ReadOptions(returns_in="bps")
+
+
+def test_weekly_bars_under_a_daily_environment_are_refused_naming_both_rates():
+    from autopilot.market.returns_io import check_bar_spacing
+
+    weekly = pd.date_range("2020-01-03", periods=104, freq="W-FRI")
+    with pytest.raises(
+        InputError,
+        match=r"about 52 times a year .* periods_per_year is 252.*"
+        r"periods_per_year: 52",
+    ):
+        check_bar_spacing(weekly, 252, "w.csv")
+    check_bar_spacing(weekly, 52, "w.csv")  # as configured: nothing to say
+    check_bar_spacing(pd.bdate_range("2020-01-01", periods=600), 252, "d.csv")
+    monthly = pd.date_range("2015-01-31", periods=60, freq="ME")
+    with pytest.raises(InputError, match=r"about 12 times a year"):
+        check_bar_spacing(monthly, 252, "m.csv")
+
+
+def test_the_cli_checks_the_spacing_unless_the_environment_says_bars_are_irregular(
+    tmp_path, monkeypatch, capsys
+):
+    from autopilot import cli
+
+    weekly = pd.date_range("2020-01-03", periods=104, freq="W-FRI").strftime("%Y-%m-%d")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"date": weekly, "a": rng.normal(0.002, 0.02, len(weekly))})
+    frame.to_csv(tmp_path / "weekly.csv", index=False)
+    base = {"periods_per_year": 252, "gates": {"sharpe": {}}}
+    (tmp_path / "daily.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "irregular.yaml").write_text(yaml.safe_dump({**base, "irregular_bars": True}))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["gates", "check", "weekly.csv", "--env", "daily.yaml"]) == 2
+    assert "periods_per_year is 252" in capsys.readouterr().err
+    assert cli.main(["gates", "check", "weekly.csv", "--env", "irregular.yaml"]) == 0
