@@ -327,7 +327,11 @@ def _check_targets(targets: Mapping[str, float], allow_leverage: bool) -> dict[s
     checked = _check_inputs("weight", targets)
     total = sum(checked.values())
     if total > 1 + 1e-9 and not allow_leverage:
-        raise InputError(f"target weights sum to {total:.6g} > 1; allow_negative_cash to lever")
+        raise InputError(
+            f"target weights sum to {total:.6g} > 1: leverage needs "
+            f"TraderSettings(allow_negative_cash=True); `autopilot paper rebalance` does not "
+            f"lever, so scale the weights to sum to at most 1"
+        )
     return checked
 
 

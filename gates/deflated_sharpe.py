@@ -61,7 +61,10 @@ class DeflatedSharpeGate(Gate):
         n = batch.n_candidates
         if trials < 2 or not variance > 0.0:
             too_few = format_reason(
-                "TOO_FEW_TRIALS", trials=int(trials), sharpe_variance=variance, min_trials=2
+                "TOO_FEW_TRIALS",
+                trials=int(trials),
+                sharpe_variance=variance * periods,  # annual, the unit of the parameter
+                min_trials=2,
             )
             return GateResult(
                 np.full(n, Outcome.INSUFFICIENT_DATA, dtype=np.int8),
@@ -81,7 +84,8 @@ class DeflatedSharpeGate(Gate):
                 "ZERO_VARIANCE": (stats.zero_variance, Outcome.ERROR),
             },
         )
-        detail = f"trials={int(trials)}, sharpe_variance={variance:.6g}"
+        # Annual, the unit of the ``sharpe_variance`` parameter it sits beside.
+        detail = f"trials={int(trials)}, sharpe_variance={variance * periods:.6g}"
 
         def reason(i: int) -> str:
             text = result.reason(i)

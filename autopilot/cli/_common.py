@@ -124,7 +124,22 @@ def returns_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def check_writable(path: Path | None) -> None:
-    """Refuse an output path whose folder is missing before any work is done."""
-    if path is not None and not path.parent.is_dir():
+def check_writable(path: Path | None, *inputs: Path | None) -> None:
+    """Refuse an output path that cannot or must not be written, before any work is done.
+
+    Parameters
+    ----------
+    path : Path, optional
+        The output file.
+    *inputs : Path, optional
+        Files the command reads: writing over one of them is refused.
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name such as {path / 'report.html'}")
+    if not path.parent.is_dir():
         raise InputError(f"{path}: the folder {path.parent} does not exist; create it first")
+    for source in inputs:
+        if source is not None and source.exists() and path.resolve() == source.resolve():
+            raise InputError(f"{path}: is the input file; writing there would destroy it")

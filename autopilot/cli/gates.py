@@ -119,7 +119,7 @@ def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | No
 
 def gates_check(args: argparse.Namespace) -> int:
     """Evaluate a returns file and print (or write) the verdicts."""
-    check_writable(args.report)
+    check_writable(args.report, args.file, args.regimes)
     done = evaluate_file(args)
     config, gate_set, batch, table = done.config, done.gate_set, done.batch, done.table
     # Before the table is printed: reading every reason settles the outcomes (a verdict
@@ -169,7 +169,10 @@ def _format_table(table: VerdictTable) -> str:
     for i, sid in enumerate(table.strategy_ids):
         cells = [sid, "yes" if table.promotable[i] else "no"]
         for column in table.columns:
-            outcome = _SHORT_OUTCOME[Outcome(int(column.outcomes[i])).name]
+            code = Outcome(int(column.outcomes[i]))
+            outcome = _SHORT_OUTCOME[code.name]
+            if code in (Outcome.ERROR, Outcome.INSUFFICIENT_DATA):
+                outcome += " " + column.reason(i).split(":", 1)[0]  # why, e.g. NO_LIVE_BARS
             value = column.values[i]
             text = outcome if value != value else f"{outcome} {value:.4g}"
             cells.append(text + ("*" if column.mode.value == "shadow" else ""))

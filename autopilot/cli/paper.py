@@ -82,6 +82,12 @@ def paper_rebalance(args: argparse.Namespace) -> int:
         args.prices, ("price",), ("volume", "volatility"), INPUT_CONSTRAINTS
     )
     targets = read_security_table(args.targets, ("weight",), (), INPUT_CONSTRAINTS)["weight"]
+    total = sum(targets.values())
+    if total > 1 + 1e-9:
+        raise InputError(
+            f"{args.targets}: the weights sum to {total:.6g} > 1; `autopilot paper rebalance` "
+            f"neither levers nor shorts: scale them to sum to at most 1"
+        )
     trader = PaperTrader(
         args.state_dir,
         initial_cash=args.initial_cash,

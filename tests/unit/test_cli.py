@@ -401,3 +401,29 @@ def test_an_empty_state_folder_path_is_refused_not_read_as_here(workdir, capsys)
     assert info.value.code == 2
     assert "an empty path" in capsys.readouterr().err
     assert not (workdir / "autopilot_state.json").exists()
+
+
+def test_report_into_a_folder_or_over_the_input_is_refused(workdir, capsys):
+    (workdir / "out").mkdir()
+    argv = ["gates", "check", "batch.parquet", "--env", "dev", "--report"]
+    assert cli.main([*argv, "out"]) == 2
+    assert "out: is a folder; give a file name such as" in capsys.readouterr().err
+    before = (workdir / "batch.parquet").read_bytes()
+    assert cli.main([*argv, "batch.parquet"]) == 2
+    assert "is the input file; writing there would destroy it" in capsys.readouterr().err
+    assert (workdir / "batch.parquet").read_bytes() == before
+
+
+def test_the_table_says_why_a_verdict_is_an_error(workdir, capsys):
+    frame = pd.read_parquet(workdir / "batch.parquet")
+    frame.loc[frame.index[200], "return"] = np.inf  # s0 gets a non-finite return
+    frame.to_parquet(workdir / "inf.parquet")
+    assert cli.main(["gates", "check", "inf.parquet", "--env", "dev"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("s0 "))
+    assert "ERROR NON_FINITE_RETURN" in row
+
+
+def test_weights_above_one_name_the_targets_file(workdir, capsys):
+    assert _rebalance(workdir, GOOD_PRICES, "security_id,weight\nA,0.8\nB,0.7\n") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: t.csv: the weights sum to 1.5 > 1")

@@ -235,3 +235,15 @@ def test_dsr_counts_every_candidate_as_a_trial_whatever_min_history(rng):
         values.append([verdict(d, "deflated_sharpe").value for d in decisions[:5]])
         assert "trials=6" in verdict(decisions[0], "deflated_sharpe").reason
     assert values[0] == values[1]
+
+
+def test_the_dsr_reason_prints_the_sharpe_variance_in_the_annual_unit_of_its_parameter():
+    from tests.conftest import batch_of, make_gate_set
+
+    rng = np.random.default_rng(4)
+    batch = batch_of({f"c{i}": rng.normal(0.001, 0.01, 400) for i in range(5)})
+    gate_set = make_gate_set(
+        {"sharpe": {}, "deflated_sharpe": {"params": {"sharpe_variance": 0.25, "trials": 10}}}
+    )
+    verdict = next(v for v in gate_set.evaluate(batch)[0].verdicts if v.gate == "deflated_sharpe")
+    assert verdict.reason.endswith("trials=10, sharpe_variance=0.25")
