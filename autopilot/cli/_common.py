@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from autopilot.errors import InputError
 
@@ -20,6 +22,7 @@ __all__ = [
     "environment_parent",
     "format_parent",
     "parse_date",
+    "print_json",
     "returns_parent",
     "seconds",
     "state_parent",
@@ -71,6 +74,24 @@ def _folder(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path; name the state folder")
     return Path(text)
+
+
+JSON_SCHEMA_VERSION = 1
+
+
+def print_json(kind: str, payload: dict[str, Any]) -> None:
+    """Print one JSON document: ``schema_version`` and ``kind`` first, never NaN.
+
+    Parameters
+    ----------
+    kind : str
+        What the document holds (``"verdicts"``, ``"registry"``, ...), so a script can
+        check it reads what it expects.
+    payload : dict
+        The content.
+    """
+    document = {"schema_version": JSON_SCHEMA_VERSION, "kind": kind, **payload}
+    print(json.dumps(document, indent=1, allow_nan=False))
 
 
 def seconds(text: str) -> float:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
     from autopilot.promotion_gate import GateSet, VerdictTable
     from autopilot.stats.batch import CandidateBatch
 
-__all__ = ["Evaluated", "evaluate_file", "load_gate_set"]
+__all__ = ["Evaluated", "evaluate_file", "input_record", "load_gate_set"]
 
 # Below this many candidates an evaluation is quick enough to need no progress bar.
 _PROGRESS_MIN_CANDIDATES = 2000
@@ -60,6 +62,22 @@ def evaluate_file(args: argparse.Namespace) -> Evaluated:
     ) as bar:
         table = gate_set.evaluate_arrays(batch, on_progress=lambda step: _advance(bar))
     return Evaluated(config, gate_set, batch, table)
+
+
+def input_record(done: Evaluated, path: Path) -> dict[str, Any]:
+    """What an audit record says of its input: file, content digest, dates, candidates."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    dates = done.batch.dates
+    return {
+        "path": str(path.resolve()),
+        "sha256": digest.hexdigest(),
+        "first_date": None if dates is None else str(dates[0].date()),
+        "last_date": None if dates is None else str(dates[-1].date()),
+        "candidates": done.batch.n_candidates,
+    }
 
 
 def _advance(bar: tqdm) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +11,7 @@ from autopilot.cli._common import (
     check_writable,
     environment_parent,
     format_parent,
+    print_json,
     returns_parent,
     verbose_parent,
 )
@@ -63,7 +62,7 @@ def gates_list(args: argparse.Namespace) -> int:
     else:
         catalog = load_gate_catalog(())
     if args.format == "json":
-        print(json.dumps(_catalog_data(catalog, enabled, args.env), indent=1))
+        print_json("gate_catalog", _catalog_data(catalog, enabled, args.env))
     else:
         print(_format_catalog(catalog, enabled, args.env))
     return EXIT_OK
@@ -142,8 +141,7 @@ def gates_check(args: argparse.Namespace) -> int:
             "config_hash": gate_set.config_hash,
             "decisions": [d.to_dict() for d in decisions],
         }
-        json.dump(payload, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json("verdicts", payload)
     else:
         print(_format_table(table))
         promotable = int(table.promotable.sum())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from dataclasses import asdict
 from datetime import date
@@ -13,6 +12,7 @@ from autopilot.cli._common import (
     EXIT_OK,
     format_parent,
     parse_date,
+    print_json,
     seconds,
     state_parent,
     verbose_parent,
@@ -113,7 +113,7 @@ def paper_rebalance(args: argparse.Namespace) -> int:
             "cash": summary.cash,
             "weights": summary.weights,
         }
-        print(json.dumps(payload, indent=1, allow_nan=False))
+        print_json("paper_cycle", payload)
         return EXIT_OK
     if summary.repeated:
         print(
@@ -162,7 +162,7 @@ def paper_status(args: argparse.Namespace) -> int:
                 "multiplier": calibrator.multiplier,
             },
         }
-        print(json.dumps(payload, indent=1, allow_nan=False))
+        print_json("paper_book", payload)
         return EXIT_OK
     print(f"book as of {as_of or 'never traded'} ({args.state_dir})")
     if book.positions:

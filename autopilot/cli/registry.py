@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autopilot import __version__
 from autopilot.cli._common import (
     EXIT_OK,
     environment_parent,
     format_parent,
     parse_date,
+    print_json,
     returns_parent,
     seconds,
     state_parent,
     verbose_parent,
 )
-from autopilot.cli._evaluate import evaluate_file
+from autopilot.cli._evaluate import evaluate_file, input_record
 from autopilot.errors import InputError
 
 if TYPE_CHECKING:
@@ -88,8 +89,11 @@ def registry_update(args: argparse.Namespace) -> int:
         environment=config.environment,
         switch_environment=args.switch_environment,
         context={
+            "tool": f"strategy-autopilot {__version__}",
             "config_hash": gate_set.config_hash,
+            "config_files": list(config.sources),
             "plugins": gate_set.catalog.plugin_versions(),
+            "input": input_record(done, args.file),
         },
     )
     if args.format == "json":
@@ -102,7 +106,7 @@ def registry_update(args: argparse.Namespace) -> int:
             "active": sorted(report.active),
             "changes": [change.to_dict() for change in report.changes],
         }
-        print(json.dumps(payload, indent=1, allow_nan=False))
+        print_json("registry_cycle", payload)
         return EXIT_OK
     if report.repeated:
         print(
@@ -151,7 +155,7 @@ def registry_show(args: argparse.Namespace) -> int:
             "as_of": last.as_of,
             "active": [record.to_dict() for record in active.values()],
         }
-        print(json.dumps(payload, indent=1, allow_nan=False))
+        print_json("registry", payload)
         return EXIT_OK
     print(f"cycle {last.cycle} as of {last.as_of or '-'} ({args.state_dir})")
     if not active:
@@ -179,11 +183,7 @@ def registry_history(args: argparse.Namespace) -> int:
             f"{args.strategy_id!r}; `autopilot registry show` lists the active strategies"
         )
     if args.format == "json":
-        print(
-            json.dumps(
-                {"strategy_id": args.strategy_id, "cycles": story}, indent=1, allow_nan=False
-            )
-        )
+        print_json("strategy_history", {"strategy_id": args.strategy_id, "cycles": story})
         return EXIT_OK
     for entry in story:
         decision = entry["decision"]

@@ -44,7 +44,8 @@ def test_check_table_shows_every_candidate(workdir, capsys):
 def test_check_json_is_complete_and_rebuilds(workdir, capsys):
     assert cli.main(["gates", "check", "batch.parquet", "--env", "prod", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert set(payload) == {"environment", "config_hash", "decisions"}
+    assert set(payload) == {"schema_version", "kind", "environment", "config_hash", "decisions"}
+    assert (payload["schema_version"], payload["kind"]) == (1, "verdicts")
     assert payload["environment"] == "prod" and len(payload["config_hash"]) == 16
     for item in payload["decisions"]:
         assert set(item) == {"strategy_id", "promotable", "gates"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -695,6 +696,14 @@ def test_cli_update_show_history_end_to_end(workdir, capsys):
     assert [r["cycle"] for r in records] == [1, 2, 3, 4]
     assert {r["environment"] for r in records} == {"dev"}
     assert all(len(r["context"]["config_hash"]) == 16 and r["context"]["plugins"] for r in records)
+    # Each record names its input exactly: the file, its content's digest, its dates.
+    first = records[0]["context"]["input"]
+    assert first["path"] == str((workdir / "all.csv").resolve())
+    assert first["sha256"] == hashlib.sha256((workdir / "all.csv").read_bytes()).hexdigest()
+    dates = pd.read_csv(workdir / "all.csv")["date"]
+    assert (first["first_date"], first["last_date"]) == (dates.min(), dates.max())
+    assert first["candidates"] == 3
+    assert records[0]["context"]["tool"].startswith("strategy-autopilot ")
 
 
 def test_cli_as_of_defaults_to_the_batch_last_date_and_a_retry_changes_nothing(workdir, capsys):
@@ -753,6 +762,8 @@ def test_cli_show_of_an_initialised_empty_state_folder(workdir, capsys):
     _init(capsys)
     assert cli.main(["registry", "--state-dir", "state", "show", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
+        "schema_version": 1,
+        "kind": "registry",
         "state_dir": "state",
         "cycle": 0,
         "as_of": None,
