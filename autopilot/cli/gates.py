@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autopilot.cli._common import (
     EXIT_OK,
@@ -55,20 +55,27 @@ def gates_list(args: argparse.Namespace) -> int:
     from autopilot.sdk.plugins import load_gate_catalog
 
     enabled: dict[str, str] = {}
+    values: dict[str, dict[str, Any]] = {}  # the environment's own parameter values
     if args.env:
         gate_set = load_gate_set(args)[1]
         catalog = gate_set.catalog
         enabled = {g.name: g.mode.value for g in gate_set.gates}
+        values = {g.name: dict(g.gate.params) for g in gate_set.gates}
     else:
         catalog = load_gate_catalog(())
     if args.format == "json":
-        print_json("gate_catalog", _catalog_data(catalog, enabled, args.env))
+        print_json("gate_catalog", _catalog_data(catalog, enabled, values, args.env))
     else:
-        print(_format_catalog(catalog, enabled, args.env))
+        print(_format_catalog(catalog, enabled, values, args.env))
     return EXIT_OK
 
 
-def _catalog_data(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> dict:
+def _catalog_data(
+    catalog: GateCatalog,
+    enabled: dict[str, str],
+    values: dict[str, dict[str, Any]],
+    env: str | None,
+) -> dict[str, Any]:
     gates = []
     for name, info in catalog.gates.items():
         status = "available" if env is None else "enabled" if name in enabled else "not enabled"
@@ -82,7 +89,11 @@ def _catalog_data(catalog: GateCatalog, enabled: dict[str, str], env: str | None
                 "version": info.plugin.version,
                 "description": info.cls.description,
                 "parameters": {
-                    key: {"rule": param.describe(), "doc": param.doc}
+                    key: {
+                        "rule": param.describe(),
+                        "doc": param.doc,
+                        **({"value": values[name][key]} if name in values else {}),
+                    }
                     for key, param in info.cls.parameters.items()
                 },
             }
@@ -94,7 +105,12 @@ def _catalog_data(catalog: GateCatalog, enabled: dict[str, str], env: str | None
     return {"environment": env, "gates": gates, "installed_not_enabled": not_enabled}
 
 
-def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | None) -> str:
+def _format_catalog(
+    catalog: GateCatalog,
+    enabled: dict[str, str],
+    values: dict[str, dict[str, Any]],
+    env: str | None,
+) -> str:
     lines = []
     for name, info in catalog.gates.items():
         origin = f"{info.plugin.name} ({info.plugin.distribution} {info.plugin.version})"
@@ -106,7 +122,8 @@ def _format_catalog(catalog: GateCatalog, enabled: dict[str, str], env: str | No
             lines.append(f"    {info.cls.description}")
         for key, param in info.cls.parameters.items():
             doc = f"  - {param.doc}" if param.doc else ""
-            lines.append(f"    {key}: {param.describe()}{doc}")
+            value = f"{values[name][key]!r} here; " if name in values else ""
+            lines.append(f"    {key}: {value}{param.describe()}{doc}")
     for plugin in catalog.not_enabled:
         lines.append(
             f"{plugin.name}  [installed, not enabled]  plugin {plugin.name} "

@@ -115,6 +115,11 @@ def test_gates_list_shows_parameters_and_status(workdir, capsys):
         "strategy-autopilot",
     )
     assert drawdown["parameters"]["window"]["rule"] == "int in [1, inf), default 3"
+    # The environment's own values, not only the defaults: dev sets sharpe's min to 0.5.
+    dev = yaml.safe_load((workdir / "configs" / "dev.yaml").read_text())
+    for gate, spec in dev.get("gates", {}).items():
+        for key, value in (spec or {}).get("params", {}).items():
+            assert gates[gate]["parameters"][key]["value"] == value
     assert (gates["deflated_sharpe"]["status"], gates["deflated_sharpe"]["mode"]) == (
         "enabled",
         "shadow",
