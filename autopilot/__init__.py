@@ -22,6 +22,7 @@ _EXPORTS = {
     "Gate": "autopilot.sdk.gate",
     "GateParameterError": "autopilot.errors",
     "GateResult": "autopilot.sdk.gate",
+    "GateSet": "autopilot.promotion_gate",
     "InputError": "autopilot.errors",
     "Interval": "autopilot.sdk.params",
     "Mode": "autopilot.sdk.verdicts",
@@ -29,11 +30,15 @@ _EXPORTS = {
     "Param": "autopilot.sdk.params",
     "PluginError": "autopilot.errors",
     "PluginLoadError": "autopilot.errors",
+    "ReadOptions": "autopilot.market.returns_io",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
     "Verdict": "autopilot.sdk.verdicts",
+    "batch_from_frame": "autopilot.market.returns_io",
     "format_reason": "autopilot.sdk.verdicts",
     "hookimpl": "autopilot.hookspecs",
+    "load_config": "autopilot.config",
+    "read_candidates": "autopilot.market.returns_io",
     "threshold_result": "autopilot.sdk.gate",
 }
 
@@ -48,6 +53,7 @@ __all__ = [
     "Gate",
     "GateParameterError",
     "GateResult",
+    "GateSet",
     "InputError",
     "Interval",
     "Mode",
@@ -55,15 +61,20 @@ __all__ = [
     "Param",
     "PluginError",
     "PluginLoadError",
+    "ReadOptions",
     "StateError",
     "StateLockTimeout",
     "Verdict",
+    "batch_from_frame",
     "format_reason",
     "hookimpl",
+    "load_config",
+    "read_candidates",
     "threshold_result",
 ]
 
 if TYPE_CHECKING:
+    from autopilot.config import load_config
     from autopilot.errors import (
         AutopilotError,
         ConfigError,
@@ -76,6 +87,8 @@ if TYPE_CHECKING:
         StateLockTimeout,
     )
     from autopilot.hookspecs import hookimpl
+    from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
+    from autopilot.promotion_gate import GateSet
     from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
     from autopilot.sdk.params import Interval, Param
     from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason

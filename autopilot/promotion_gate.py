@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from autopilot.config import EnvironmentConfig, GateSpec, load_config, rules_hash
 from autopilot.errors import ConfigError, GateParameterError, PluginLoadError
@@ -247,6 +248,31 @@ class VerdictTable:
     def decisions(self) -> list[Decision]:
         """One decision per candidate, in batch order."""
         return [Decision(sid, self.verdicts(i)) for i, sid in enumerate(self.strategy_ids)]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every verdict as a DataFrame, one row per candidate.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``strategy_id``; a ``promotable`` column, then per gate the columns
+            ``(gate, "outcome")`` (the outcome's name), ``(gate, "value")`` and
+            ``(gate, "reason")``. Shadow gates' columns are there too; they never block.
+        """
+        decisions = self.decisions()  # reads every reason, which settles every outcome
+        columns: dict[tuple[str, str], list[Any]] = {
+            ("promotable", ""): [bool(p) for p in self.promotable]
+        }
+        for k, column in enumerate(self.columns):
+            verdicts = [d.verdicts[k] for d in decisions]
+            columns[(column.gate, "outcome")] = [v.outcome.name for v in verdicts]
+            columns[(column.gate, "value")] = [
+                float("nan") if v.value is None else v.value for v in verdicts
+            ]
+            columns[(column.gate, "reason")] = [v.reason for v in verdicts]
+        frame = pd.DataFrame(columns, index=pd.Index(self.strategy_ids, name="strategy_id"))
+        frame.columns = pd.MultiIndex.from_tuples(list(columns), names=["gate", "field"])
+        return frame
 
 
 class GateSet:

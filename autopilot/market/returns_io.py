@@ -41,6 +41,7 @@ from autopilot.stats.metrics import MISSING_REGIME
 
 __all__ = [
     "ReadOptions",
+    "batch_from_frame",
     "check_bar_spacing",
     "read_candidates",
     "read_regimes",
@@ -235,25 +236,56 @@ def read_candidates(
     """
     path = Path(path)
     options = options or ReadOptions()
-    frame = read_table(path)
-    missing = [c for c in options.ignore_columns if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path}: --ignore-columns names {missing}, which the file does not have")
-    frame = frame.drop(columns=list(options.ignore_columns))
-    if all(c in frame.columns for c in _LONG_COLUMNS):
-        batch = _from_long(path, frame, options)
-    elif "date" in frame.columns:
-        batch = _from_wide(path, frame, options)
-    else:
-        raise InputError(
-            f"{path}: expected a long layout with columns strategy_id, date, return[, regime] "
-            f"or a wide layout with a 'date' column and one column per strategy; "
-            f"found columns {list(frame.columns)[:10]}"
-        )
+    batch = batch_from_frame(read_table(path), options, source=path)
     if regimes is not None:
         labels, names = read_regimes(regimes, batch.dates, options.date_format)
         batch = CandidateBatch(batch.returns, batch.strategy_ids, batch.dates, labels, names)
     return batch
+
+
+def batch_from_frame(
+    frame: pd.DataFrame, options: ReadOptions | None = None, *, source: str | Path = "<frame>"
+) -> CandidateBatch:
+    """A :class:`CandidateBatch` from a DataFrame, with exactly the checks of a file.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Long (``strategy_id, date, return[, regime]``) or wide (``date``, one column per
+        candidate, optional ``regime``) layout, as in a returns file.
+    options : ReadOptions, optional
+        Date format, unit of the returns, columns that are not candidates.
+    source : str or Path
+        How messages name the data.
+
+    Raises
+    ------
+    InputError
+        Naming the column, row or candidate at fault.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"date": ["2024-01-02", "2024-01-03"], "a": [0.01, -0.02]})
+    >>> batch_from_frame(frame).strategy_ids
+    ('a',)
+    """
+    path = Path(source)
+    options = options or ReadOptions()
+    frame = frame.rename(columns=lambda c: str(c).strip())
+    missing = [c for c in options.ignore_columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: --ignore-columns names {missing}, which the data does not have")
+    frame = frame.drop(columns=list(options.ignore_columns))
+    if all(c in frame.columns for c in _LONG_COLUMNS):
+        return _from_long(path, frame, options)
+    if "date" in frame.columns:
+        return _from_wide(path, frame, options)
+    raise InputError(
+        f"{path}: expected a long layout with columns strategy_id, date, return[, regime] "
+        f"or a wide layout with a 'date' column and one column per strategy; "
+        f"found columns {list(frame.columns)[:10]}"
+    )
 
 
 def _from_long(path: Path, frame: pd.DataFrame, options: ReadOptions) -> CandidateBatch:

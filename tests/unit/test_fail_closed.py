@@ -437,3 +437,21 @@ def test_one_pass_over_the_matrix_serves_every_window_the_gates_ask_for(monkeypa
     table = gate_set.evaluate_arrays(batch)
     assert calls == [2]  # windows 3 and 7, one pass
     assert column(table, "wide_window").outcomes.tolist() != [ERROR] * N
+
+
+def test_to_frame_holds_every_verdict_of_the_records():
+    rng = np.random.default_rng(8)
+    batch = batch_of({f"c{i}": rng.normal(0.0005 * i, 0.01, 300) for i in range(N)})
+    gate_set = make_gate_set({"sharpe": {"params": {"min": 0.5}}, "max_drawdown": {}})
+    table = gate_set.evaluate_arrays(batch)
+    frame = table.to_frame()
+    decisions = gate_set.evaluate(batch)
+    assert list(frame.index) == [d.strategy_id for d in decisions]
+    assert frame[("promotable", "")].tolist() == [d.promotable for d in decisions]
+    for decision in decisions:
+        for verdict in decision.verdicts:
+            row = frame.loc[decision.strategy_id, verdict.gate]
+            assert (row["outcome"], row["reason"]) == (verdict.outcome.name, verdict.reason)
+            assert row["value"] == verdict.value or (
+                verdict.value is None and row["value"] != row["value"]
+            )

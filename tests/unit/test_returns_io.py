@@ -248,3 +248,16 @@ def test_the_cli_checks_the_spacing_unless_the_environment_says_bars_are_irregul
     assert cli.main(["gates", "check", "weekly.csv", "--env", "daily.yaml"]) == 2
     assert "periods_per_year is 252" in capsys.readouterr().err
     assert cli.main(["gates", "check", "weekly.csv", "--env", "irregular.yaml"]) == 0
+
+
+def test_a_dataframe_gets_exactly_the_checks_of_a_file(tmp_path):
+    from autopilot.market.returns_io import batch_from_frame
+
+    frame = pd.DataFrame({"date": ["02/01/2024", "03/01/2024"], "a": [0.01, -0.02]})
+    with pytest.raises(InputError, match=r"<frame>: column 'date', row 2: '02/01/2024'"):
+        batch_from_frame(frame)
+    batch = batch_from_frame(frame, ReadOptions(date_format="%d/%m/%Y"))
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    from_file = read_candidates(tmp_path / "f.csv", options=ReadOptions(date_format="%d/%m/%Y"))
+    np.testing.assert_array_equal(batch.returns, from_file.returns)
+    assert list(batch.dates) == list(from_file.dates)
