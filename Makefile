@@ -1,19 +1,25 @@
-# Every target creates .venv when it is missing and installs the project into it.
+# Every target creates .venv when it is missing and installs the project into it: `run`
+# only what running needs, the others the development extras too.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-dev
 PLUGIN := plugins/autopilot-pbo
 
 .PHONY: run test bench stress lint format clean
 
-$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) pyproject.toml $(PLUGIN)/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	mkdir -p build
 	$(BIN)/autopilot example build/example_batch.parquet
 	$(BIN)/autopilot gates check build/example_batch.parquet --env dev --report build/report.html
