@@ -475,14 +475,15 @@ class PaperTrader:
 
     def _open_folder(self) -> None:
         """Create the folder when asked; refuse one without state or with other cash."""
-        if self.create:
+        if self.create:  # creates the folder, or checks an existing one's cash
             StateFolder.create(
                 self.state_dir,
                 initial_cash=self.initial_cash,
                 lock_timeout=self.folder.lock_timeout,
             )
-        self.folder.require()
-        self.folder.check_initial_cash(self.initial_cash)
+        else:
+            self.folder.require()
+            self.folder.check_initial_cash(self.initial_cash)
 
     def run_cycle(
         self,

@@ -497,7 +497,8 @@ class StrategyRegistry:
         inputs = inputs_digest({"decisions": decided, "settings": settings, "env": environment})
         if self.create:
             StateFolder.create(self.state_dir, lock_timeout=self.folder.lock_timeout)
-        self.folder.require()
+        else:
+            self.folder.require()
         with self.folder.locked():
             data, last, repeated = self.ledger.open_cycle(
                 as_of, inputs, environment=environment, switch_environment=switch_environment
