@@ -266,7 +266,7 @@ def test_paper_trader_survives_kill_9_at_random_instants(tmp_path):
     trader = worker.make_trader(state)
     final = trader.last_cycle().cycle + 1
     worker.run_cycle(trader, final)
-    assert _temp_files(state) == [], "the writer did not sweep the temp files"
+    assert _temp_files(state) == [], f"the writer did not sweep {_temp_files(state)}"
     saved = json.loads((state / "cost_calibrator.json").read_bytes())["data"]
     assert saved["last_cycle"] == final
     assert [TradeCost(**t) for t in saved["trades"]] == [
