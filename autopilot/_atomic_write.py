@@ -117,6 +117,10 @@ def _keep_backup(path: Path, mode: int) -> None:
     except BaseException:
         link.unlink(missing_ok=True)
         raise
+    # A kill between this step and the main file's replace leaves ``.bak`` a hard link of
+    # the main file; renaming a link onto another link of the same file does nothing
+    # (POSIX), so the temporary link would stay behind.
+    link.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(

@@ -9,6 +9,7 @@ is a StateError that leaves the file where it is.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -251,3 +252,20 @@ def test_reading_a_corrupt_file_moves_nothing_and_writes_nothing(saved):
     assert reader.read() == {"items": ["one"]}  # the backup, in memory
     assert reader.generation == 1
     assert {p.name: p.read_bytes() for p in saved.path.parent.iterdir()} == listing
+
+
+def test_a_save_when_the_backup_is_a_link_of_the_main_file_leaves_no_temp(tmp_path):
+    """A kill between the .bak step and the replace leaves both names on one file."""
+    state = _state(tmp_path / "state.json")
+    with state.locked():
+        state.load()
+        state.save({"items": ["one"]})
+        state.save({"items": ["one", "two"]})
+    state.backup.unlink()
+    os.link(state.path, state.backup)  # what the kill left: .bak and main are one file
+    with state.locked():
+        state.load()
+        state.save({"items": ["three"]})
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+    assert _state(state.path).read() == {"items": ["three"]}
+    assert json.loads(state.backup.read_bytes())["data"] == {"items": ["one", "two"]}
