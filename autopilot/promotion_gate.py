@@ -53,7 +53,7 @@ lists it made and cannot fail: neither needs confirming. Only other callables do
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,7 +247,12 @@ class VerdictTable:
 
     def decisions(self) -> list[Decision]:
         """One decision per candidate, in batch order."""
-        return [Decision(sid, self.verdicts(i)) for i, sid in enumerate(self.strategy_ids)]
+        return list(self.iter_decisions())
+
+    def iter_decisions(self) -> Iterator[Decision]:
+        """One decision per candidate, in batch order, made as they are asked for."""
+        for i, sid in enumerate(self.strategy_ids):
+            yield Decision(sid, self.verdicts(i))
 
     def to_frame(self) -> pd.DataFrame:
         """Every verdict as a DataFrame, one row per candidate.

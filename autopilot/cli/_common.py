@@ -6,6 +6,8 @@ import argparse
 import json
 import math
 import re
+import sys
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,19 +81,36 @@ def _folder(text: str) -> Path:
 JSON_SCHEMA_VERSION = 1
 
 
-def print_json(kind: str, payload: dict[str, Any]) -> None:
+def print_json(kind: str, payload: Mapping[str, Any]) -> None:
     """Print one JSON document: ``schema_version`` and ``kind`` first, never NaN.
+
+    The layout is one top-level key per line and one record per line in its lists, so
+    the document stays readable and greppable, and the C encoder writes it (an indented
+    dump runs the pure-Python one, several times slower on 10,000 records).
 
     Parameters
     ----------
     kind : str
         What the document holds (``"verdicts"``, ``"registry"``, ...), so a script can
         check it reads what it expects.
-    payload : dict
-        The content.
+    payload : mapping
+        The content. A list value may be given as an iterator: its records are encoded
+        and written one at a time, so a large list is never held as one string.
     """
     document = {"schema_version": JSON_SCHEMA_VERSION, "kind": kind, **payload}
-    print(json.dumps(document, indent=1, allow_nan=False))
+    write = sys.stdout.write
+    write("{")
+    for n, (key, value) in enumerate(document.items()):
+        write(f"{',' if n else ''}\n {json.dumps(key)}: ")
+        if isinstance(value, list | Iterator):
+            separator = "["
+            for item in value:
+                write(f"{separator}\n  {json.dumps(item, allow_nan=False)}")
+                separator = ","
+            write("[]" if separator == "[" else "\n ]")
+        else:
+            write(json.dumps(value, allow_nan=False))
+    write("\n}\n")
 
 
 def seconds(text: str) -> float:

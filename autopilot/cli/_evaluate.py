@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from tqdm import tqdm
+from autopilot.cli._progress import StageBars
 
+if TYPE_CHECKING:
     from autopilot.config import EnvironmentConfig
     from autopilot.promotion_gate import GateSet, VerdictTable
     from autopilot.stats.batch import CandidateBatch
 
 __all__ = ["Evaluated", "evaluate_file", "input_record", "load_gate_set"]
-
-# Below this many candidates an evaluation is quick enough to need no progress bar.
-_PROGRESS_MIN_CANDIDATES = 2000
 
 
 @dataclass(frozen=True)
@@ -41,26 +37,22 @@ def load_gate_set(args: argparse.Namespace) -> tuple[EnvironmentConfig, GateSet]
     return config, GateSet(config)
 
 
-def evaluate_file(args: argparse.Namespace) -> Evaluated:
-    """Evaluate ``args.file`` (with ``args.regimes``), a progress bar on stderr when large."""
-    from tqdm import tqdm
-
+def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Evaluated:
+    """Evaluate ``args.file`` (with ``args.regimes``), reading and evaluating on ``bars``."""
     from autopilot.market.returns_io import ReadOptions, check_bar_spacing, read_candidates
 
+    bars = bars or StageBars()
     config, gate_set = load_gate_set(args)
     options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
-    batch = read_candidates(args.file, args.regimes, options)
+    batch = read_candidates(args.file, args.regimes, options, on_progress=bars)
     if not config.irregular_bars:
         check_bar_spacing(batch.dates, config.periods_per_year, args.file)
-    with tqdm(
-        total=len(gate_set.gates) + 1,
-        desc="evaluating",
-        unit="step",
-        file=sys.stderr,
-        disable=batch.n_candidates < _PROGRESS_MIN_CANDIDATES or None,
-        leave=False,
-    ) as bar:
-        table = gate_set.evaluate_arrays(batch, on_progress=lambda step: _advance(bar))
+    steps = len(gate_set.gates) + 1
+    done = iter(range(1, steps + 1))
+    table = gate_set.evaluate_arrays(
+        batch, on_progress=lambda step: bars("evaluating", next(done), steps)
+    )
+    bars.close()
     return Evaluated(config, gate_set, batch, table)
 
 
@@ -78,7 +70,3 @@ def input_record(done: Evaluated, path: Path) -> dict[str, Any]:
         "last_date": None if dates is None else str(dates[-1].date()),
         "candidates": done.batch.n_candidates,
     }
-
-
-def _advance(bar: tqdm) -> None:
-    bar.update(1)

@@ -16,6 +16,7 @@ from autopilot.cli._common import (
     verbose_parent,
 )
 from autopilot.cli._evaluate import evaluate_file, load_gate_set
+from autopilot.cli._progress import StageBars
 
 if TYPE_CHECKING:
     from autopilot.promotion_gate import GateSet, VerdictTable
@@ -136,38 +137,41 @@ def _format_catalog(
 def gates_check(args: argparse.Namespace) -> int:
     """Evaluate a returns file and print (or write) the verdicts."""
     check_writable(args.report, args.file, args.regimes)
-    done = evaluate_file(args)
-    config, gate_set, batch, table = done.config, done.gate_set, done.batch, done.table
-    # Before the table is printed: reading every reason settles the outcomes (a verdict
-    # whose reason fails becomes ERROR when read; see autopilot.promotion_gate).
-    decisions = table.decisions()
-    if args.report:
-        from autopilot.report.html import write_html_report
-
-        write_html_report(
-            args.report,
-            decisions,
-            batch,
-            environment=config.environment,
-            config_hash=gate_set.config_hash,
-            transition_window=_transition_window(gate_set),
-        )
-    if args.format == "json":
-        payload = {
-            "environment": config.environment,
-            "config_hash": gate_set.config_hash,
-            "decisions": [d.to_dict() for d in decisions],
-        }
-        print_json("verdicts", payload)
-    else:
-        print(_format_table(table))
-        promotable = int(table.promotable.sum())
-        print(
-            f"\n{len(decisions)} candidates, {promotable} promotable "
-            f"(environment {config.environment}, config {gate_set.config_hash})"
-        )
+    with StageBars() as bars:
+        done = evaluate_file(args, bars)
+        config, gate_set, batch, table = done.config, done.gate_set, done.batch, done.table
+        # Before the table is printed: reading every reason settles the outcomes (a verdict
+        # whose reason fails becomes ERROR when read; see autopilot.promotion_gate).
+        n = batch.n_candidates
+        decisions = list(bars.iterate(table.iter_decisions(), "deciding", n, "candidate"))
         if args.report:
-            print(f"report: {args.report}")
+            from autopilot.report.html import write_html_report
+
+            write_html_report(
+                args.report,
+                decisions,
+                batch,
+                environment=config.environment,
+                config_hash=gate_set.config_hash,
+                transition_window=_transition_window(gate_set),
+            )
+        if args.format == "json":
+            written = bars.iterate(decisions, "writing", n, "candidate")
+            payload = {
+                "environment": config.environment,
+                "config_hash": gate_set.config_hash,
+                "decisions": (d.to_dict() for d in written),
+            }
+            print_json("verdicts", payload)
+            return EXIT_OK
+    print(_format_table(table))
+    promotable = int(table.promotable.sum())
+    print(
+        f"\n{len(decisions)} candidates, {promotable} promotable "
+        f"(environment {config.environment}, config {gate_set.config_hash})"
+    )
+    if args.report:
+        print(f"report: {args.report}")
     return EXIT_OK
 
 

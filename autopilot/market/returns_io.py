@@ -24,10 +24,9 @@ Nothing is guessed either (:class:`ReadOptions` states the intent when a file ne
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
-import re
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,16 @@ import numpy as np
 import pandas as pd
 
 from autopilot.errors import InputError
+from autopilot.market._returns_assembly import (
+    Progress,
+    assemble_long,
+    assemble_wide,
+    encode_labels,
+    frame_columns,
+    frame_groups,
+    no_progress,
+    parse_dates,
+)
 from autopilot.sdk.params import Param
 from autopilot.stats.batch import CandidateBatch
 from autopilot.stats.metrics import MISSING_REGIME
@@ -50,10 +59,14 @@ __all__ = [
 ]
 
 _LONG_COLUMNS = ("strategy_id", "date", "return")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
-# A column is taken for percent or prices when this share of its values exceed 1 in size:
-# a simple return beyond +-100 % in one bar is rare; in percent or prices it is the rule.
-_LARGE_SHARE = 0.05
+# Columns of identifiers, read from CSV as the text written: a ticker NA stays "NA" and a
+# permno 007 stays "007" (pandas would read them as missing and as the number 7).
+_ID_COLUMNS = ("strategy_id", "security_id")
+# pandas' documented default missing-value markers, kept for every other CSV column.
+_MISSING_MARKERS = (
+    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
+    *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffixes.endswith((".parquet", ".pq")):
             frame = pd.read_parquet(path)
         elif suffixes.endswith((".csv", ".csv.gz")):
-            frame = pd.read_csv(path)
+            frame = _read_csv(path)
         else:
             raise InputError(f"{path}: unsupported file type; use .parquet or .csv")
     except InputError:
@@ -100,7 +113,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from exc
     names = _csv_header(path) if suffixes.endswith((".csv", ".csv.gz")) else frame.columns
     names = [str(c).strip() for c in names]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise InputError(
             f"{path}: column name(s) {repeated} appear more than once; which one holds the "
@@ -112,6 +125,24 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    header = _csv_header(path)
+    ids = [c for c in header if c.strip() in _ID_COLUMNS]
+    frame = pd.read_csv(
+        path,
+        dtype=dict.fromkeys(ids, str),
+        keep_default_na=False,
+        na_values={c: list(_MISSING_MARKERS) for c in header if c not in ids},
+    )
+    for column in ids:  # only an empty id cell is missing
+        frame[column] = frame[column].mask(frame[column].str.strip() == "")
+    return frame
+
+
+def _is_parquet(path: Path) -> bool:
+    return "".join(path.suffixes[-2:]).lower().endswith((".parquet", ".pq"))
+
+
 def _csv_header(path: Path) -> list[str]:
     """The header of a CSV file as written (pandas renames a repeated name to ``name.1``)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
@@ -119,103 +150,12 @@ def _csv_header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def _parse_dates(path: Path, values: pd.Series, date_format: str | None = None) -> pd.DatetimeIndex:
-    """Dates exactly as written: real dates, ISO text, or text in the format given."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values)
-        if parsed.dt.tz is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-        return _refuse_missing_dates(path, values, pd.DatetimeIndex(parsed))
-    # A long file repeats each date once per candidate: parse each distinct value once.
-    codes, distinct = pd.factorize(values)
-    unique = pd.Series(distinct)
-    if len(unique) and unique.map(lambda v: isinstance(v, dt.date)).all():
-        parsed_unique = pd.to_datetime(unique, errors="coerce")  # Parquet date32 values
-    else:
-        text = unique.astype(str).str.strip()
-        if date_format is None:
-            iso = text.str.fullmatch(_ISO_DATE.pattern).to_numpy(dtype=bool)
-            if not iso.all():
-                bad_value = unique.iloc[int(np.flatnonzero(~iso)[0])]
-                row = int(np.flatnonzero((values == bad_value).to_numpy())[0])
-                raise InputError(
-                    f"{path}: column 'date', row {row + 2}: {str(values.iloc[row])!r} is not an "
-                    f"ISO date (YYYY-MM-DD); dates are never guessed: give their format, "
-                    f"e.g. --date-format %d/%m/%Y or --date-format %Y%m%d"
-                )
-            parsed_unique = pd.to_datetime(text, format="ISO8601", errors="coerce")
-        else:
-            parsed_unique = pd.to_datetime(text, format=date_format, errors="coerce")
-    if (codes < 0).any():  # a missing date cell
-        row = int(np.flatnonzero(codes < 0)[0])
-        raise InputError(f"{path}: column 'date', row {row + 2}: empty; every row needs a date")
-    dates = pd.DatetimeIndex(parsed_unique.to_numpy()[codes])
-    return _refuse_missing_dates(path, values, dates, date_format)
-
-
-def _refuse_missing_dates(
-    path: Path, values: pd.Series, parsed: pd.DatetimeIndex, date_format: str | None = None
-) -> pd.DatetimeIndex:
-    bad = parsed.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        expected = f"in the format {date_format!r}" if date_format else "a valid date"
-        raise InputError(
-            f"{path}: column 'date', row {row + 2}: {str(values.iloc[row])!r} is not {expected}"
-        )
-    return parsed
-
-
-def _parse_returns(
-    path: Path, values: pd.Series, where: Callable[[int], str], returns_in: str = "decimal"
-) -> np.ndarray:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"{path}: {where(row)}: return {values.iloc[row]!r} is not a number; "
-            f"write simple returns such as 0.012 (leave the row out where not live)"
-        )
-    result = numbers.to_numpy(dtype=np.float64)
-    if returns_in == "percent":
-        return result / 100.0
-    finite = result[np.isfinite(result)]
-    large = np.abs(finite) > 1.0
-    if finite.size and large.mean() > _LARGE_SHARE:
-        looks = "prices" if (finite > 0).all() else "percent"
-        raise InputError(
-            f"{path}: {where(int(np.flatnonzero(np.abs(result) > 1.0)[0]))}: "
-            f"{large.mean():.0%} of these returns exceed 100 % in one bar (median size "
-            f"{np.median(np.abs(finite)):.3g}): they look like {looks}, not simple returns. "
-            f"Give --returns-in percent if they are percent; name the column in "
-            f"--ignore-columns if it is not a candidate"
-        )
-    return result
-
-
-def _refuse_below_minus_one(
-    path: Path, matrix: np.ndarray, where: Callable[[int, int], str]
-) -> None:
-    below = matrix < -1.0
-    if below.any():
-        row, column = (int(i[0]) for i in np.nonzero(below))
-        raise InputError(
-            f"{path}: {where(row, column)}: return {matrix[row, column]:.6g} is below -1, "
-            f"which would put equity below zero; simple returns are at least -1 (a total "
-            f"loss)"
-        )
-
-
-def _encode_labels(labels: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    codes, names = pd.factorize(labels, sort=True)
-    return codes.astype(np.int64), tuple(str(n) for n in names)
-
-
 def read_candidates(
     path: str | Path,
     regimes: str | Path | None = None,
     options: ReadOptions | None = None,
+    *,
+    on_progress: Progress = no_progress,
 ) -> CandidateBatch:
     """Read a returns file (long or wide layout) into a :class:`CandidateBatch`.
 
@@ -228,6 +168,8 @@ def read_candidates(
     options : ReadOptions, optional
         The date format, the unit of the returns and the columns that are not candidates,
         when the file needs them said.
+    on_progress : callable, optional
+        Called with ``(stage, steps done, steps)`` as a large file is read.
 
     Raises
     ------
@@ -236,11 +178,42 @@ def read_candidates(
     """
     path = Path(path)
     options = options or ReadOptions()
-    batch = batch_from_frame(read_table(path), options, source=path)
+    if _is_parquet(path) and path.exists():
+        batch = _read_parquet(path, options, on_progress)
+    else:
+        batch = batch_from_frame(read_table(path), options, source=path)
     if regimes is not None:
         labels, names = read_regimes(regimes, batch.dates, options.date_format)
         batch = CandidateBatch(batch.returns, batch.strategy_ids, batch.dates, labels, names)
     return batch
+
+
+def _read_parquet(path: Path, options: ReadOptions, on_progress: Progress) -> CandidateBatch:
+    # Imported here: pyarrow is needed only by this path.
+    from autopilot.market._parquet_columns import ParquetReturns
+
+    source = ParquetReturns(path)
+    _check_ignored(path, source.names, options)
+    names = [n for n in source.names if n not in options.ignore_columns]
+    if _is_long(names):
+        _check_long_columns(path, names)
+        groups, n_groups = source.long()
+        return assemble_long(
+            path,
+            groups,
+            n_groups,
+            date_format=options.date_format,
+            returns_in=options.returns_in,
+            on_progress=on_progress,
+        )
+    _check_wide_columns(path, names)
+    return assemble_wide(
+        path,
+        source.wide(options.ignore_columns),
+        date_format=options.date_format,
+        returns_in=options.returns_in,
+        on_progress=on_progress,
+    )
 
 
 def batch_from_frame(
@@ -273,104 +246,54 @@ def batch_from_frame(
     path = Path(source)
     options = options or ReadOptions()
     frame = frame.rename(columns=lambda c: str(c).strip())
-    missing = [c for c in options.ignore_columns if c not in frame.columns]
-    if missing:
-        raise InputError(f"{path}: --ignore-columns names {missing}, which the data does not have")
+    _check_ignored(path, list(frame.columns), options)
     frame = frame.drop(columns=list(options.ignore_columns))
-    if all(c in frame.columns for c in _LONG_COLUMNS):
-        return _from_long(path, frame, options)
-    if "date" in frame.columns:
-        return _from_wide(path, frame, options)
-    raise InputError(
-        f"{path}: expected a long layout with columns strategy_id, date, return[, regime] "
-        f"or a wide layout with a 'date' column and one column per strategy; "
-        f"found columns {list(frame.columns)[:10]}"
+    names = list(frame.columns)
+    if _is_long(names):
+        _check_long_columns(path, names)
+        groups, n_groups = frame_groups(frame)
+        return assemble_long(
+            path,
+            groups,
+            n_groups,
+            date_format=options.date_format,
+            returns_in=options.returns_in,
+        )
+    _check_wide_columns(path, names)
+    return assemble_wide(
+        path,
+        frame_columns(frame),
+        date_format=options.date_format,
+        returns_in=options.returns_in,
     )
 
 
-def _from_long(path: Path, frame: pd.DataFrame, options: ReadOptions) -> CandidateBatch:
-    unknown = set(frame.columns) - {*_LONG_COLUMNS, "regime"}
+def _check_ignored(path: Path, names: list[str], options: ReadOptions) -> None:
+    missing = [c for c in options.ignore_columns if c not in names]
+    if missing:
+        raise InputError(f"{path}: --ignore-columns names {missing}, which the data does not have")
+
+
+def _is_long(names: list[str]) -> bool:
+    return all(c in names for c in _LONG_COLUMNS)
+
+
+def _check_long_columns(path: Path, names: list[str]) -> None:
+    unknown = set(names) - {*_LONG_COLUMNS, "regime"}
     if unknown:
         raise InputError(
             f"{path}: unexpected columns {sorted(unknown)}; the long layout has "
             f"strategy_id, date, return and optionally regime"
         )
-    ids = frame["strategy_id"]
-    if ids.isna().any():
-        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise InputError(f"{path}: row {row + 2}: strategy_id is empty")
-    ids = ids.astype(str)
-    dates = _parse_dates(path, frame["date"], options.date_format)
 
-    def where(row: int) -> str:
-        return f"row {row + 2} (strategy {ids.iloc[row]!r})"
 
-    returns = _parse_returns(path, frame["return"], where, options.returns_in)
-    _refuse_below_minus_one(path, returns.reshape(-1, 1), lambda row, _: where(row))
-    keys = pd.DataFrame({"strategy_id": ids.to_numpy(), "date": dates})
-    duplicated = keys.duplicated()
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+def _check_wide_columns(path: Path, names: list[str]) -> None:
+    if "date" not in names:
         raise InputError(
-            f"{path}: strategy {ids.iloc[row]!r} has two rows for {dates[row].date()}; "
-            f"keep one return per strategy and date"
+            f"{path}: expected a long layout with columns strategy_id, date, return[, regime] "
+            f"or a wide layout with a 'date' column and one column per strategy; "
+            f"found columns {names[:10]}"
         )
-    all_dates = pd.DatetimeIndex(np.unique(dates.to_numpy()))
-    strategies = pd.Index(pd.unique(ids.to_numpy()))
-    rows = all_dates.get_indexer(pd.Index(dates))
-    cols = strategies.get_indexer(pd.Index(ids))
-    matrix = np.full((len(all_dates), len(strategies)), np.nan)
-    matrix[rows, cols] = returns
-    labels = names = None
-    if "regime" in frame.columns:
-        codes, names = _encode_labels(frame["regime"])
-        label_matrix = np.full(matrix.shape, MISSING_REGIME, dtype=np.int64)
-        label_matrix[rows, cols] = codes
-        labels = _shared_if_consistent(label_matrix, matrix)
-    return CandidateBatch(matrix, [str(s) for s in strategies], all_dates, labels, names)
-
-
-def _shared_if_consistent(label_matrix: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Collapse per-candidate labels to one per date when every candidate agrees."""
-    present = label_matrix >= 0
-    high = np.where(present, label_matrix, -1).max(axis=1)
-    low = np.where(present, label_matrix, np.iinfo(np.int64).max).min(axis=1)
-    agree = (~present.any(axis=1)) | (high == low)
-    if agree.all():
-        return np.where(present.any(axis=1), high, MISSING_REGIME)
-    return label_matrix
-
-
-def _from_wide(path: Path, frame: pd.DataFrame, options: ReadOptions) -> CandidateBatch:
-    dates = _parse_dates(path, frame["date"], options.date_format)
-    if dates.duplicated().any():
-        first = dates[dates.duplicated()][0]
-        raise InputError(f"{path}: date {first.date()} appears twice; keep one row per date")
-    order = np.argsort(dates.to_numpy(), kind="stable")
-    frame = frame.iloc[order]
-    dates = dates[order]
-    strategies = [c for c in frame.columns if c not in ("date", "regime")]
-    if not strategies:
-        raise InputError(f"{path}: no strategy columns besides 'date'")
-    index_like = [c for c in strategies if c.startswith("Unnamed:") or c in ("", "index")]
-    if index_like:
-        raise InputError(
-            f"{path}: column {index_like[0]!r} looks like a saved index (pandas writes one "
-            f"unless index=False), not a strategy; remove it or pass --ignore-columns "
-            f"{index_like[0]!r}"
-        )
-
-    def where(name: object) -> Callable[[int], str]:
-        return lambda row: f"column {name!r}, row {order[row] + 2}"
-
-    columns = [_parse_returns(path, frame[s], where(s), options.returns_in) for s in strategies]
-    matrix = np.column_stack(columns)
-    _refuse_below_minus_one(path, matrix, lambda row, j: where(strategies[j])(row))
-    labels = names = None
-    if "regime" in frame.columns:
-        codes, names = _encode_labels(frame["regime"])
-        labels = codes
-    return CandidateBatch(matrix, strategies, dates, labels, names)
 
 
 def check_bar_spacing(
@@ -418,11 +341,11 @@ def read_regimes(
         )
     if dates is None:
         raise InputError(f"{path}: the returns have no dates to align regime labels to")
-    label_dates = _parse_dates(path, frame["date"], date_format)
+    label_dates = parse_dates(path, frame["date"], date_format)
     if label_dates.duplicated().any():
         first = label_dates[label_dates.duplicated()][0]
         raise InputError(f"{path}: date {first.date()} has two regime labels")
-    codes, names = _encode_labels(frame["regime"])
+    codes, names = encode_labels(frame["regime"])
     aligned = np.full(len(dates), MISSING_REGIME, dtype=np.int64)
     position = label_dates.get_indexer(dates)
     found = position >= 0

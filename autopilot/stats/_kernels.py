@@ -14,8 +14,6 @@ detected separately (count vs span) and make the candidate an ERROR upstream.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
@@ -140,12 +138,6 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         min_ratio,
         window_min_ratio,
     )
-
-
-@numba.vectorize(["float64(float64)"], cache=True)
-def normal_cdf(z):  # pragma: no cover - jitted
-    """Standard normal CDF, elementwise (NaN stays NaN)."""
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
 @numba.njit(cache=True, nogil=True)

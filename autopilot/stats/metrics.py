@@ -15,7 +15,15 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 
-from autopilot.stats._kernels import normal_cdf
+# Elementwise erfc without a compile step at import (NaN stays NaN); a batch holds at
+# most tens of thousands of values, so the per-element call costs a few milliseconds.
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def normal_cdf(z: ArrayLike) -> np.ndarray:
+    """Standard normal CDF, elementwise (NaN stays NaN)."""
+    return np.asarray(0.5 * _erfc(-np.asarray(z, dtype=np.float64) / math.sqrt(2.0)), dtype=float)
+
 
 __all__ = [
     "EULER_MASCHERONI",

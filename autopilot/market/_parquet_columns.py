@@ -1,0 +1,149 @@
+"""Columns of a returns file read straight from Parquet, without a DataFrame in between.
+
+A wide file of 10,000 candidates is read a block of columns at a time into the matrix (a
+DataFrame of 10,000 columns would cost several times the file); a long file's ids and
+text dates are read dictionary-encoded, so each distinct value is converted once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from autopilot.errors import InputError
+from autopilot.market._returns_assembly import (
+    LONG_GROUP_ROWS,
+    Factorized,
+    LongGroup,
+    LongGroups,
+    WideColumns,
+)
+
+__all__ = ["ParquetReturns"]
+
+
+class ParquetReturns:
+    """A Parquet returns file, opened once; its columns read on demand.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, has repeated column names or no rows.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._file = pq.ParquetFile(path)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from exc
+        schema = self._file.schema_arrow
+        # A DataFrame saved with its index holds it as a column the file's pandas metadata
+        # declares an index (pandas reads it back as the index, not as data); a declared
+        # index named ``date`` is the date column.
+        declared = (schema.pandas_metadata or {}).get("index_columns", [])
+        index = {n for n in declared if isinstance(n, str) and n.strip() != "date"}
+        self.names = [str(n).strip() for n in schema.names if n not in index]
+        repeated = sorted(n for n, count in Counter(self.names).items() if count > 1)
+        if repeated:
+            raise InputError(
+                f"{path}: column name(s) {repeated} appear more than once; which one holds "
+                f"the data cannot be known: rename or remove the copies"
+            )
+        self._stored = {str(n).strip(): n for n in schema.names if n not in index}
+        if self._file.metadata.num_rows == 0:
+            raise InputError(f"{path}: the file holds no rows")
+
+    def _read(self, names: list[str]) -> pa.Table:
+        try:
+            return self._file.read(columns=[self._stored[n] for n in names], use_threads=True)
+        except Exception as exc:
+            raise InputError(f"{self.path}: cannot read: {type(exc).__name__}: {exc}") from exc
+
+    def column(self, name: str) -> pd.Series:
+        """One column as a Series (text stays text; dates stay dates)."""
+        return self._read([name]).column(0).to_pandas()
+
+    def numbers(self, names: list[str]) -> list[np.ndarray | None]:
+        """Float64 values of plain numeric columns (NaN where empty), None for the others."""
+        table = self._read(names)
+        return [_plain_numbers(table.column(k)) for k in range(table.num_columns)]
+
+    def wide(self, ignore: tuple[str, ...]) -> WideColumns:
+        """The file's columns, less those ignored, for the wide assembler."""
+        names = [n for n in self.names if n not in ignore]
+        return WideColumns(names, self.column, self.numbers)
+
+    def long(self) -> tuple[LongGroups, int]:
+        """The rows of a long layout, a group of rows at a time, for the long assembler."""
+        has_regimes = "regime" in self.names
+        metadata = self._file.metadata
+        n_groups = sum(
+            -(-metadata.row_group(g).num_rows // LONG_GROUP_ROWS)
+            for g in range(metadata.num_row_groups)
+        )
+
+        def groups(with_returns: bool) -> Iterator[LongGroup]:
+            names = ["strategy_id", "date"]
+            names += ["return"] if with_returns else []
+            names += ["regime"] if has_regimes else []
+            start = 0
+            for batch in self._batches(names):
+                column = dict(zip(names, batch.columns, strict=True))
+                returns = None
+                if with_returns:
+                    numbers = _plain_numbers(column["return"])
+                    returns = column["return"].to_pandas() if numbers is None else numbers
+                yield LongGroup(
+                    start,
+                    _factorize(column["strategy_id"]),
+                    _factorize(column["date"]),
+                    returns,
+                    _factorize(column["regime"]) if has_regimes else None,
+                )
+                start += batch.num_rows
+
+        return groups, n_groups
+
+    def _batches(self, names: list[str]) -> Iterator[pa.RecordBatch]:
+        # Row group by row group: iter_batches keeps what it read alive until the end of
+        # the file (pyarrow 26), which would hold every column of a 25-million-row file.
+        columns = [self._stored[n] for n in names]
+        for group in range(self._file.metadata.num_row_groups):
+            try:
+                table = self._file.read_row_group(group, columns=columns)
+            except Exception as exc:
+                raise InputError(f"{self.path}: cannot read: {type(exc).__name__}: {exc}") from exc
+            yield from table.combine_chunks().to_batches(max_chunksize=LONG_GROUP_ROWS)
+
+
+def _plain_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    kind = column.type
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        return None
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
+
+
+def _factorize(column: pa.Array) -> Factorized:
+    """Codes and distinct values of a column, by Arrow's dictionary encoding."""
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    return Factorized(_codes(encoded.indices), encoded.dictionary.to_pandas())
+
+
+def _codes(indices: pa.Array) -> np.ndarray:
+    """Dictionary indices as an array, -1 where empty (copied only when there are nulls)."""
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    return np.asarray(indices.to_numpy(zero_copy_only=False))

@@ -1,0 +1,174 @@
+"""The column-wise Parquet readers: the same batch as the DataFrame path, group by group.
+
+Wide Parquet files are read a block of columns at a time, long ones in two passes over
+their row groups (see ``autopilot.market._returns_assembly``). Each test writes real files
+with several row groups and compares the result with an independent construction (a
+pandas pivot) or with the CSV path, which goes through pandas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autopilot.errors import InputError
+from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
+
+
+def _long(n_candidates: int, n_bars: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=n_bars)
+    frame = pd.DataFrame(
+        {
+            "strategy_id": np.repeat([f"c{j}" for j in range(n_candidates)], n_bars),
+            "date": np.tile(dates, n_candidates),
+            "return": rng.normal(0, 0.01, n_candidates * n_bars),
+        }
+    )
+    return frame.sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def _pivot(frame: pd.DataFrame) -> pd.DataFrame:
+    """The expected matrix, by pandas' own pivot (ids in order of first appearance)."""
+    order = pd.unique(frame["strategy_id"])
+    return frame.pivot(index="date", columns="strategy_id", values="return")[order]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_candidates=st.integers(1, 6),
+    n_bars=st.integers(3, 20),
+    rows_per_group=st.integers(1, 17),
+    seed=st.integers(0, 1000),
+)
+def test_long_parquet_in_row_groups_equals_a_pandas_pivot(
+    tmp_path_factory, n_candidates, n_bars, rows_per_group, seed
+):
+    frame = _long(n_candidates, n_bars, seed).iloc[: max(1, n_candidates * n_bars - seed % 5)]
+    path = tmp_path_factory.mktemp("long") / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, rows_per_group)
+    batch = read_candidates(path)
+    expected = _pivot(frame)
+    assert batch.strategy_ids == tuple(expected.columns)
+    assert list(batch.dates) == list(expected.index)
+    np.testing.assert_array_equal(batch.returns, expected.to_numpy())
+
+
+def test_wide_parquet_csv_and_frame_give_the_same_batch(tmp_path):
+    wide = _pivot(_long(300, 40, seed=3)).reset_index()  # 300 columns: two blocks
+    wide = wide.sample(frac=1, random_state=2)  # rows out of date order
+    parquet, csv = tmp_path / "w.parquet", tmp_path / "w.csv"
+    wide.to_parquet(parquet, index=False)
+    wide.to_csv(csv, index=False)
+    batches = [read_candidates(parquet), read_candidates(csv), batch_from_frame(wide)]
+    for batch in batches[1:]:
+        assert batch.strategy_ids == batches[0].strategy_ids
+        assert list(batch.dates) == list(batches[0].dates)
+        np.testing.assert_allclose(batch.returns, batches[0].returns, rtol=0, atol=1e-15)
+    assert list(batches[0].dates) == sorted(batches[0].dates)
+
+
+def test_a_duplicate_in_a_later_row_group_is_named_with_its_row(tmp_path):
+    frame = _long(3, 10, seed=1)
+    frame = pd.concat([frame, frame.iloc[[4]]], ignore_index=True)  # row 31 repeats row 5
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 7)
+    sid, day = frame.iloc[4]["strategy_id"], frame.iloc[4]["date"].date()
+    with pytest.raises(InputError, match=f"strategy '{sid}' has two rows for {day}"):
+        read_candidates(path)
+
+
+def test_refusals_in_later_row_groups_name_the_file_row(tmp_path):
+    frame = _long(2, 10, seed=2)
+    frame.loc[13, "return"] = -1.5
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 4)
+    sid = frame.loc[13, "strategy_id"]
+    with pytest.raises(InputError, match=rf"row 15 \(strategy '{sid}'\): return -1.5 is below -1"):
+        read_candidates(path)
+    frame.loc[13, "return"] = 0.0
+    frame.loc[17, "date"] = pd.NaT
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 4)
+    with pytest.raises(InputError, match="column 'date', row 19: empty"):
+        read_candidates(path)
+
+
+def test_text_dates_and_integer_ids_in_a_long_parquet_file(tmp_path):
+    frame = _long(2, 5)
+    frame["date"] = frame["date"].dt.strftime("%d/%m/%Y")
+    frame["strategy_id"] = frame["strategy_id"].str[1:].astype(int) + 10001  # permno-like
+    path = tmp_path / "r.parquet"
+    frame.to_parquet(path, index=False)
+    with pytest.raises(InputError, match="is not an ISO date"):
+        read_candidates(path)
+    batch = read_candidates(path, options=ReadOptions(date_format="%d/%m/%Y"))
+    assert set(batch.strategy_ids) == {"10001", "10002"}
+    assert batch.dates[0] == pd.Timestamp("2020-01-01")
+
+
+def test_percent_in_a_long_parquet_file_is_refused_then_divided(tmp_path):
+    frame = _long(2, 30)
+    frame["return"] *= 100
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 11)
+    with pytest.raises(InputError, match="they look like percent"):
+        read_candidates(path)
+    batch = read_candidates(path, options=ReadOptions(returns_in="percent"))
+    np.testing.assert_allclose(batch.returns, _pivot(frame).to_numpy() / 100)
+
+
+def test_tickers_that_look_missing_or_numeric_stay_as_written_in_csv(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "strategy_id,date,return\n"
+        "NA,2024-01-02,0.01\n007,2024-01-02,0.02\nnan,2024-01-02,0.03\n"
+        "NA,2024-01-03,0.01\n007,2024-01-03,NA\nnan,2024-01-03,0.03\n"
+    )
+    batch = read_candidates(path)
+    assert batch.strategy_ids == ("NA", "007", "nan")
+    assert np.isnan(batch.returns[1, 1])  # NA in a return cell is still missing
+    path.write_text("strategy_id,date,return\n,2024-01-02,0.01\n")
+    with pytest.raises(InputError, match="row 2: strategy_id is empty"):
+        read_candidates(path)
+
+
+def test_a_true_false_column_is_refused_as_not_returns(tmp_path):
+    frame = pd.DataFrame(
+        {"date": pd.bdate_range("2024-01-01", periods=4), "a": 0.01, "holiday": False}
+    )
+    path = tmp_path / "w.parquet"
+    frame.to_parquet(path, index=False)
+    with pytest.raises(InputError, match=r"'holiday'.*true/false values"):
+        read_candidates(path)
+    assert read_candidates(path, options=ReadOptions(ignore_columns=("holiday",))).strategy_ids
+
+
+def test_an_index_pandas_saved_is_not_a_candidate_and_a_date_index_is_the_date(tmp_path):
+    frame = pd.DataFrame({"a": [0.01, 0.02, -0.01]}, index=pd.Index([10, 11, 12], name=None))
+    frame.insert(0, "date", pd.bdate_range("2024-01-01", periods=3))
+    path = tmp_path / "w.parquet"
+    frame.to_parquet(path)  # a non-default index is stored as __index_level_0__
+    assert read_candidates(path).strategy_ids == ("a",)
+    frame.set_index("date").to_parquet(path)
+    batch = read_candidates(path)
+    assert batch.strategy_ids == ("a",) and len(batch.dates) == 3
+
+
+def test_a_large_file_reports_its_stages(tmp_path):
+    frame = _long(3, 10)
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 8)
+    seen: list[tuple[str, int, int]] = []
+    read_candidates(path, on_progress=lambda *step: seen.append(step))
+    assert [s for s in seen if s[0] == "reading"][-1] == ("reading", 4, 4)
+    assert [s for s in seen if s[0] == "arranging"][-1] == ("arranging", 4, 4)
+    wide = tmp_path / "w.parquet"
+    _pivot(frame).reset_index().to_parquet(wide, index=False)
+    seen.clear()
+    read_candidates(wide, on_progress=lambda *step: seen.append(step))
+    assert seen == [("reading", 1, 1)]
