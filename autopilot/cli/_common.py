@@ -105,10 +105,21 @@ def seconds(text: str) -> float:
     return value
 
 
-def format_parent() -> argparse.ArgumentParser:
-    """``--format table|json``: a person reads the table, a script the JSON."""
+def format_parent(human: str = "table") -> argparse.ArgumentParser:
+    """``--format table|json``: a person reads the table, a script the JSON.
+
+    Parameters
+    ----------
+    human : str
+        The name of the format for a person, the default (``yaml`` for ``config show``).
+    """
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--format", choices=("table", "json"), default="table")
+    parent.add_argument(
+        "--format",
+        choices=(human, "json"),
+        default=human,
+        help=f"{human} for a person (default), json for a script",
+    )
     return parent
 
 

@@ -104,6 +104,34 @@ def test_config_show_prints_loadable_yaml(workdir, capsys):
     assert data["gates"]["sharpe"]["params"] == {"min": 0.5}
 
 
+def test_config_show_json_holds_the_resolved_configuration_and_its_files(workdir, capsys):
+    assert cli.main(["config", "show", "--env", "prod"]) == 0
+    text = capsys.readouterr().out
+    assert cli.main(["config", "show", "--env", "prod", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert list(payload) == [
+        "schema_version",
+        "kind",
+        "environment",
+        "config_hash",
+        "sources",
+        "config",
+    ]
+    assert (payload["schema_version"], payload["kind"], payload["environment"]) == (
+        1,
+        "config",
+        "prod",
+    )
+    assert payload["sources"] == [
+        str(workdir / "configs" / "prod.yaml"),
+        str(workdir / "configs" / "base.yaml"),
+    ]
+    # The same content as the YAML, whose header carries the same hash.
+    assert payload["config"] == yaml.safe_load(text)
+    assert f"config hash {payload['config_hash']}" in text.splitlines()[0]
+    assert text.splitlines()[1] == "# from configs/prod.yaml <- configs/base.yaml"
+
+
 def test_gates_list_shows_parameters_and_status(workdir, capsys):
     assert cli.main(["gates", "list", "--env", "dev", "--format", "json"]) == 0
     listing = json.loads(capsys.readouterr().out)
