@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_USAGE",
     "check_writable",
     "environment_parent",
+    "folder_path",
     "format_parent",
     "parse_date",
     "print_json",
@@ -52,7 +53,7 @@ def state_parent(*, group: bool) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--state-dir",
-        type=_folder,
+        type=folder_path,
         default=Path("state") if group else argparse.SUPPRESS,
         help="state folder (default: state)",
     )
@@ -69,10 +70,10 @@ def parse_date(text: str, option: str) -> date:
         raise InputError(f"{option}: {text!r} is not a date like 2024-01-31") from None
 
 
-def _folder(text: str) -> Path:
+def folder_path(text: str) -> Path:
     """An argparse type: a folder path, never empty (an unset variable is not ``.``)."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path; name the state folder")
+        raise argparse.ArgumentTypeError("an empty path; name the folder")
     return Path(text)
 
 
@@ -126,7 +127,12 @@ def format_parent(human: str = "table") -> argparse.ArgumentParser:
 def environment_parent() -> argparse.ArgumentParser:
     """``--env``, required by every command that applies a gate set."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--env", required=True, help="environment name or YAML path")
+    parent.add_argument(
+        "--env",
+        required=True,
+        help="environment name (read from ./configs/NAME.yaml, else from the defaults shipped "
+        "with autopilot; see --config-dir) or a YAML file",
+    )
     return parent
 
 

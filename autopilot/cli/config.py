@@ -37,7 +37,7 @@ def config_show(args: argparse.Namespace) -> int:
 
     The YAML loads back to the same gate set and hash; the JSON holds the same content.
     """
-    from autopilot.config import dump_config
+    from autopilot.config import dump_config, is_packaged
 
     config, gate_set = load_gate_set(args)
     resolved = gate_set.describe()
@@ -50,7 +50,8 @@ def config_show(args: argparse.Namespace) -> int:
         }
         print_json("config", payload)
         return EXIT_OK
+    shipped = " (the defaults shipped with autopilot)" if is_packaged(config.sources[0]) else ""
     print(f"# environment {config.environment}, config hash {gate_set.config_hash}")
-    print(f"# from {' <- '.join(config.sources)}")
+    print(f"# from {' <- '.join(config.sources)}{shipped}")
     print(dump_config(resolved), end="")
     return EXIT_OK

@@ -78,8 +78,8 @@ def _site_packages(venv: Path) -> Path:
     return site
 
 
-def _run(venv: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+def _run(venv: Path, args: list[str], cwd: Path, **variables: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | variables
     return subprocess.run(
         [str(venv / "bin" / args[0]), *args[1:]],
         capture_output=True,
@@ -136,3 +136,56 @@ def test_installed_builtin_gates_load_through_their_entry_points(venv, tmp_path)
     assert {g["name"]: g["distribution"] for g in gates} == dict.fromkeys(
         BUILTIN_GATES, "strategy-autopilot"
     )
+
+
+@pytest.fixture
+def returns_file(tmp_path) -> Path:
+    """A small wide CSV of daily returns with regime labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    lines = ["date,s0,s1,regime"]
+    day = np.datetime64("2019-01-01")
+    for i in range(300):
+        day = np.busday_offset(day, 1, roll="forward")
+        a, b = rng.normal(0.001, 0.01, 2)
+        lines.append(f"{day},{a:.6f},{b:.6f},{(i // 100) % 2}")
+    path = tmp_path / "batch.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_installed_command_reads_the_shipped_configs_from_any_folder(venv, returns_file):
+    workdir = returns_file.parent  # no ./configs here
+    # The numba kernels of a fresh copy would compile first (15 s, a minute on a loaded
+    # machine); this test is about what the wheel ships, the kernels are tested elsewhere.
+    check = ["autopilot", "gates", "check", str(returns_file), "--env", "dev"]
+    done = _run(venv, check, workdir, NUMBA_DISABLE_JIT="1")
+    assert done.returncode == 0, done.stderr
+    assert "2 candidates" in done.stdout and "(environment dev," in done.stdout
+    shipped = _site_packages(venv) / "autopilot" / "configs"
+    shown = _run(
+        venv, ["autopilot", "config", "show", "--env", "prod", "--format", "json"], workdir
+    )
+    assert json.loads(shown.stdout)["sources"] == [
+        str(shipped / "prod.yaml"),
+        str(shipped / "base.yaml"),
+    ]
+    unknown = _run(venv, ["autopilot", "config", "show", "--env", "qa"], workdir)
+    assert unknown.returncode == 2
+    assert unknown.stderr == (
+        f"error: no configuration for environment 'qa': searched ./configs (no such folder) "
+        f"and the defaults shipped with autopilot in {shipped} (environments: base, dev, "
+        f"prod, staging). Name one of those environments, a YAML file, or a folder of "
+        f"environment files (--config-dir).\n"
+    )
+
+
+def test_init_copies_the_installed_defaults_and_they_take_over(venv, tmp_path):
+    done = _run(venv, ["autopilot", "init", "--configs"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in ("base.yaml", "dev.yaml", "prod.yaml", "staging.yaml"):
+        copied = (tmp_path / "configs" / name).read_bytes()
+        assert copied == (ROOT / "autopilot" / "configs" / name).read_bytes()
+    shown = _run(venv, ["autopilot", "config", "show", "--env", "dev"], tmp_path)
+    assert shown.stdout.splitlines()[1] == "# from configs/dev.yaml <- configs/base.yaml"
