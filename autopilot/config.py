@@ -1,10 +1,15 @@
 """Environment configurations: YAML gate sets over a shared base, strictly validated.
 
-Each environment is one YAML file (``configs/dev.yaml``) that may ``extends:`` another
-(``base.yaml``). Mappings merge key by key, the extending file winning; lists and scalars
-are replaced. Files are read with ``yaml.safe_load`` semantics plus a duplicate-key check;
-every unknown key, wrong type or bad value raises :class:`~autopilot.errors.ConfigError`
-naming the file, the key path and the fix.
+Each environment is one YAML file (``dev.yaml``) that may ``extends:`` another
+(``base.yaml``), which is read from the same folder. Mappings merge key by key, the extending
+file winning; lists and scalars are replaced. Files are read with ``yaml.safe_load``
+semantics plus a duplicate-key check; every unknown key, wrong type or bad value raises
+:class:`~autopilot.errors.ConfigError` naming the file, the key path and the fix.
+
+An environment name is looked up in one folder (:func:`resolve_config_path`): the folder
+given, or else ``./configs`` when it holds ``<name>.yaml``, or else the defaults shipped in
+the package (:func:`packaged_config_dir`; :func:`copy_default_configs` copies them for
+editing). :attr:`EnvironmentConfig.sources` names the files actually read.
 
 A configuration cannot weaken silently:
 
@@ -41,6 +46,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,17 +62,26 @@ from autopilot.sdk.verdicts import Mode
 
 __all__ = [
     "DEFAULT_PROMOTION_GRACE_CYCLES",
+    "LOCAL_CONFIG_DIR",
     "EnvironmentConfig",
     "GateSpec",
     "RegistrySettings",
+    "check_config_target",
     "config_from_dict",
+    "copy_default_configs",
     "dump_config",
+    "is_packaged",
     "load_config",
+    "packaged_config_dir",
     "resolve_config_path",
     "rules_hash",
 ]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_PROMOTION_GRACE_CYCLES = 3
+# Searched, relative to the working folder, before the defaults shipped in the package.
+LOCAL_CONFIG_DIR = Path("configs")
 _TOP_LEVEL = {
     "extends",
     "environment",
@@ -454,35 +470,132 @@ def _record_origins(
                 del origins[stale]
 
 
-def resolve_config_path(env: str, config_dir: str | Path = "configs") -> Path:
-    """Map ``--env`` to a file: a path to a ``.yaml`` file, or ``<config_dir>/<env>.yaml``."""
-    if env.endswith((".yaml", ".yml")) or "/" in env:
+def packaged_config_dir() -> Path:
+    """The folder of the default environment files shipped inside the package."""
+    return Path(__file__).resolve().parent / "configs"
+
+
+def is_packaged(path: str | Path) -> bool:
+    """Whether ``path`` is one of the default files shipped inside the package."""
+    return Path(path).resolve().parent == packaged_config_dir()
+
+
+def _environments(folder: Path) -> str:
+    """What ``folder`` offers, for an error message."""
+    if not folder.is_dir():
+        return "no such folder"
+    names = sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
+    return f"environments: {', '.join(names)}" if names else "no .yaml files"
+
+
+def resolve_config_path(env: str, config_dir: str | Path | None = None) -> Path:
+    """Map an environment name or a YAML path to the file to read.
+
+    Parameters
+    ----------
+    env : str
+        A path to a YAML file (it ends in ``.yaml`` or ``.yml``, or holds a ``/``), or an
+        environment name.
+    config_dir : str or Path, optional
+        The folder of the environment files. When given, a name is looked up there only;
+        otherwise in ``./configs`` when it holds ``<env>.yaml``, else in the defaults
+        shipped in the package.
+
+    Raises
+    ------
+    ConfigError
+        No file for the name: the message lists the environments of every folder searched.
+    """
+    if env.endswith((".yaml", ".yml")) or "/" in env or os.sep in env:
         return Path(env)
-    path = Path(config_dir) / f"{env}.yaml"
-    if not path.exists():
-        known = (
-            sorted(p.stem for p in Path(config_dir).glob("*.yaml"))
-            if Path(config_dir).is_dir()
-            else []
+    file = f"{env}.yaml"
+    if config_dir is not None:
+        folder = Path(config_dir)
+        if (folder / file).is_file():
+            return folder / file
+        raise ConfigError(
+            f"{folder / file}: no configuration for environment {env!r} in the folder "
+            f"{folder} ({_environments(folder)}). Name one of those environments, a YAML "
+            f"file, or another folder of environment files."
         )
-        hint = (
-            f"known environments: {', '.join(known)}"
-            if known
-            else (f"the folder {config_dir} has no configurations; pass --config-dir")
-        )
-        raise ConfigError(f"{path}: no configuration for environment {env!r} ({hint})")
-    return path
+    packaged = packaged_config_dir()
+    for folder in (LOCAL_CONFIG_DIR, packaged):
+        if (folder / file).is_file():
+            logger.debug("environment %r: reading %s", env, folder / file)
+            return folder / file
+    raise ConfigError(
+        f"no configuration for environment {env!r}: searched ./{LOCAL_CONFIG_DIR} "
+        f"({_environments(LOCAL_CONFIG_DIR)}) and the defaults shipped with autopilot in "
+        f"{packaged} ({_environments(packaged)}). Name one of those environments, a YAML "
+        f"file, or a folder of environment files (--config-dir)."
+    )
 
 
-def load_config(env: str | Path, config_dir: str | Path = "configs") -> EnvironmentConfig:
+def copy_default_configs(folder: str | Path) -> list[Path]:
+    """Copy the default environment files shipped in the package into ``folder``, for editing.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where to copy them; created (with its parents) when missing.
+
+    Returns
+    -------
+    list of Path
+        The files written, in name order.
+
+    Raises
+    ------
+    ConfigError
+        ``folder`` already holds a file of the same name (nothing is written), or is a file.
+    """
+    folder = Path(folder)
+    defaults = sorted(packaged_config_dir().glob("*.yaml"))
+    check_config_target(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in defaults:
+        target = folder / source.name
+        # "x": a file that appeared since the check is never overwritten.
+        with open(target, "xb") as handle:
+            handle.write(source.read_bytes())
+        written.append(target)
+    return written
+
+
+def check_config_target(folder: str | Path) -> None:
+    """Refuse a folder that :func:`copy_default_configs` could not fill without overwriting.
+
+    Raises
+    ------
+    ConfigError
+        ``folder`` is a file, or already holds files named like the defaults.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder}: is a file; name a folder to copy the configurations into")
+    taken = [
+        p.name for p in sorted(packaged_config_dir().glob("*.yaml")) if (folder / p.name).exists()
+    ]
+    if taken:
+        raise ConfigError(
+            f"{folder}: already holds {', '.join(taken)}; nothing was copied, nothing is "
+            f"overwritten. Move those files away first, or copy into another folder."
+        )
+
+
+def load_config(env: str | Path, config_dir: str | Path | None = None) -> EnvironmentConfig:
     """Load, merge and validate the configuration of one environment.
 
     Parameters
     ----------
     env : str or Path
-        An environment name (``prod`` reads ``<config_dir>/prod.yaml``) or a YAML path.
-    config_dir : str or Path
-        Folder of the environment files.
+        An environment name (``prod`` reads ``prod.yaml``) or a YAML path.
+    config_dir : str or Path, optional
+        Folder of the environment files; by default ``./configs`` when it holds the
+        environment, else the defaults shipped in the package (see
+        :func:`resolve_config_path`). ``extends`` is read from the folder of the file that
+        names it.
 
     Raises
     ------

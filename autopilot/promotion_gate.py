@@ -313,8 +313,8 @@ class GateSet:
             )
 
     @classmethod
-    def from_environment(cls, env: str | Path, config_dir: str | Path = "configs") -> GateSet:
-        """Load the environment's configuration and its plugins."""
+    def from_environment(cls, env: str | Path, config_dir: str | Path | None = None) -> GateSet:
+        """Load the environment's configuration (see :func:`~autopilot.config.load_config`)."""
         return cls(load_config(env, config_dir))
 
     def _instantiate(self, spec: GateSpec) -> ConfiguredGate:

@@ -674,7 +674,7 @@ def check_gate(gate_class: type[Gate], params: Mapping[str, Any] | None = None) 
 
     Examples
     --------
-    >>> from gates.sharpe import SharpeGate
+    >>> from autopilot_gates.sharpe import SharpeGate
     >>> check_gate(SharpeGate, {"min": 0.5})
     """
     for check in gate_checks(gate_class, params):

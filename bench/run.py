@@ -272,8 +272,9 @@ def import_seconds() -> float | None:
     """Import time of the project in a fresh interpreter (numba import, ufunc cache load)."""
     code = (
         "import time; t = time.perf_counter(); "
-        "import autopilot.promotion_gate, gates.sharpe, gates.max_drawdown, "
-        "gates.transition_drawdown, gates.min_history, gates.probabilistic_sharpe; "
+        "import autopilot.promotion_gate, autopilot_gates.sharpe, autopilot_gates.max_drawdown, "
+        "autopilot_gates.transition_drawdown, autopilot_gates.min_history, "
+        "autopilot_gates.probabilistic_sharpe; "
         "print(time.perf_counter() - t)"
     )
     try:

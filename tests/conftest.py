@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from autopilot import Gate, hookimpl
-from autopilot.config import config_from_dict
+from autopilot.config import config_from_dict, packaged_config_dir
 from autopilot.promotion_gate import GateSet
 from autopilot.sdk.plugins import InstalledPlugin, load_gate_catalog
 from autopilot.stats.batch import CandidateBatch
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = packaged_config_dir()  # the default environments, shipped inside the package
 
 
 def make_gate_set(gates: dict, *, extra_gates: Sequence[type[Gate]] = (), **settings) -> GateSet:

@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_USAGE",
     "check_writable",
     "environment_parent",
+    "folder_path",
     "format_parent",
     "parse_date",
     "print_json",
@@ -54,7 +55,7 @@ def state_parent(*, group: bool) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--state-dir",
-        type=_folder,
+        type=folder_path,
         default=Path("state") if group else argparse.SUPPRESS,
         help="state folder (default: state)",
     )
@@ -71,10 +72,10 @@ def parse_date(text: str, option: str) -> date:
         raise InputError(f"{option}: {text!r} is not a date like 2024-01-31") from None
 
 
-def _folder(text: str) -> Path:
+def folder_path(text: str) -> Path:
     """An argparse type: a folder path, never empty (an unset variable is not ``.``)."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("an empty path; name the state folder")
+        raise argparse.ArgumentTypeError("an empty path; name the folder")
     return Path(text)
 
 
@@ -124,17 +125,33 @@ def seconds(text: str) -> float:
     return value
 
 
-def format_parent() -> argparse.ArgumentParser:
-    """``--format table|json``: a person reads the table, a script the JSON."""
+def format_parent(human: str = "table") -> argparse.ArgumentParser:
+    """``--format table|json``: a person reads the table, a script the JSON.
+
+    Parameters
+    ----------
+    human : str
+        The name of the format for a person, the default (``yaml`` for ``config show``).
+    """
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--format", choices=("table", "json"), default="table")
+    parent.add_argument(
+        "--format",
+        choices=(human, "json"),
+        default=human,
+        help=f"{human} for a person (default), json for a script",
+    )
     return parent
 
 
 def environment_parent() -> argparse.ArgumentParser:
     """``--env``, required by every command that applies a gate set."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--env", required=True, help="environment name or YAML path")
+    parent.add_argument(
+        "--env",
+        required=True,
+        help="environment name (read from ./configs/NAME.yaml, else from the defaults shipped "
+        "with autopilot; see --config-dir) or a YAML file",
+    )
     return parent
 
 

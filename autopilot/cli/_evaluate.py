@@ -29,7 +29,7 @@ class Evaluated:
 
 
 def load_gate_set(args: argparse.Namespace) -> tuple[EnvironmentConfig, GateSet]:
-    """The environment of ``--env`` (in ``--config-dir``) and its gate set, plugins loaded."""
+    """The environment of ``--env`` (see ``--config-dir``) and its gate set, plugins loaded."""
     from autopilot.config import load_config
     from autopilot.promotion_gate import GateSet
 

@@ -24,6 +24,7 @@ from autopilot.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_TEMPFAIL,
     EXIT_USAGE,
+    folder_path,
     verbose_parent,
 )
 from autopilot.errors import AutopilotError, StateLockTimeout
@@ -45,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--config-dir",
-        default="configs",
-        help="folder of environment YAML files (default: configs)",
+        type=folder_path,
+        help="folder of environment YAML files, the only one searched (default: ./configs "
+        "when it holds the environment, else the defaults shipped with autopilot)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for group in (init, gates, registry, paper, config, example):

@@ -91,7 +91,8 @@ def registry_update(args: argparse.Namespace) -> int:
         context={
             "tool": f"strategy-autopilot {__version__}",
             "config_hash": gate_set.config_hash,
-            "config_files": list(config.sources),
+            # Resolved: the record must say which copy was read (./configs or the defaults).
+            "config_files": [str(Path(source).resolve()) for source in config.sources],
             "plugins": gate_set.catalog.plugin_versions(),
             "input": input_record(done, args.file),
         },

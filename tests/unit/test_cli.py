@@ -75,7 +75,16 @@ def test_bad_input_exits_2(workdir, capsys):
 
 def test_unknown_environment_exits_2(workdir, capsys):
     assert cli.main(["gates", "check", "batch.parquet", "--env", "qa"]) == 2
-    assert "known environments" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: no configuration for environment 'qa': searched ./configs (environments: "
+        "base, dev, prod, staging) and the defaults shipped with autopilot in "
+    )
+    argv = ["--config-dir", "configs", "gates", "check", "batch.parquet", "--env", "qa"]
+    assert cli.main(argv) == 2
+    assert "in the folder configs (environments: base, dev, prod, staging)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_usage_error_exits_2(workdir, capsys):
@@ -102,6 +111,44 @@ def test_config_show_prints_loadable_yaml(workdir, capsys):
     assert data["environment"] == "staging"
     assert data["gates"]["deflated_sharpe"]["mode"] == "shadow"
     assert data["gates"]["sharpe"]["params"] == {"min": 0.5}
+
+
+def test_config_show_json_holds_the_resolved_configuration_and_its_files(workdir, capsys):
+    assert cli.main(["config", "show", "--env", "prod"]) == 0
+    text = capsys.readouterr().out
+    assert cli.main(["config", "show", "--env", "prod", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert list(payload) == [
+        "schema_version",
+        "kind",
+        "environment",
+        "config_hash",
+        "sources",
+        "config",
+    ]
+    assert (payload["schema_version"], payload["kind"], payload["environment"]) == (
+        1,
+        "config",
+        "prod",
+    )
+    assert payload["sources"] == [
+        str(workdir / "configs" / "prod.yaml"),
+        str(workdir / "configs" / "base.yaml"),
+    ]
+    # The same content as the YAML, whose header carries the same hash.
+    assert payload["config"] == yaml.safe_load(text)
+    assert f"config hash {payload['config_hash']}" in text.splitlines()[0]
+    assert text.splitlines()[1] == "# from configs/prod.yaml <- configs/base.yaml"
+
+
+def test_config_show_says_when_it_reads_the_shipped_defaults(workdir, capsys):
+    shutil.rmtree(workdir / "configs")
+    assert cli.main(["config", "show", "--env", "dev"]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header == (
+        f"# from {CONFIG_DIR / 'dev.yaml'} <- {CONFIG_DIR / 'base.yaml'} "
+        f"(the defaults shipped with autopilot)"
+    )
 
 
 def test_gates_list_shows_parameters_and_status(workdir, capsys):
@@ -333,6 +380,58 @@ def test_a_file_where_the_state_folder_belongs_exits_2_not_internal(workdir, cap
     assert err.startswith("error: afile: ") and "a file stands where a folder is needed" in err
     assert cli.main(["init", "--state-dir", "afile/sub"]) == 2
     assert "a file stands where a folder is needed" in capsys.readouterr().err
+
+
+def test_init_copies_the_default_configurations_for_editing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", "--configs"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "state created initial cash 1,000,000.00",
+        "copied the default environments into configs: base.yaml, dev.yaml, prod.yaml, "
+        "staging.yaml",
+        "edit them: run from here, --env NAME reads configs/NAME.yaml before the defaults "
+        "shipped with autopilot",
+    ]
+    for name in ("base.yaml", "dev.yaml", "prod.yaml", "staging.yaml"):
+        assert (tmp_path / "configs" / name).read_bytes() == (CONFIG_DIR / name).read_bytes()
+    # The copies are what --env reads from here on.
+    (tmp_path / "configs" / "dev.yaml").write_text("extends: base.yaml\nrisk_free_rate: 0.01\n")
+    assert cli.main(["config", "show", "--env", "dev", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["config"]["risk_free_rate"] == 0.01
+    assert payload["sources"][0] == str(tmp_path / "configs" / "dev.yaml")
+
+
+def test_init_never_overwrites_configurations(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "prod.yaml").write_text("mine\n")
+    assert cli.main(["init", "--configs"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        "error: configs: already holds prod.yaml; nothing was copied, nothing is overwritten. "
+        "Move those files away first, or copy into another folder.\n",
+    )
+    # Refused before anything was created: no state folder either.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["configs"]
+    assert (tmp_path / "configs" / "prod.yaml").read_text() == "mine\n"
+
+
+def test_init_copies_into_the_folder_given(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", "--state-dir", "s", "--configs", "envs"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "copied the default environments into envs: base.yaml, dev.yaml, prod.yaml, staging.yaml",
+        "edit them, and pass --config-dir envs to use them",
+    ]
+    # Without a folder, --configs takes the --config-dir given.
+    assert cli.main(["--config-dir", "other", "init", "--state-dir", "s", "--configs"]) == 0
+    assert "copied the default environments into other:" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["envs", "other", "s"]
+    # Plain init copies nothing.
+    assert cli.main(["init", "--state-dir", "t"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["envs", "other", "s", "t"]
 
 
 def test_a_folder_where_a_state_file_belongs_exits_2(workdir, capsys):

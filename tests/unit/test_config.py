@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from autopilot import cli
-from autopilot.config import config_from_dict, dump_config, load_config
+from autopilot.config import (
+    config_from_dict,
+    copy_default_configs,
+    dump_config,
+    is_packaged,
+    load_config,
+    resolve_config_path,
+)
 from autopilot.errors import ConfigError, GateParameterError
 from autopilot.promotion_gate import GateSet
 from autopilot.sdk.gate import Gate
@@ -150,9 +157,115 @@ def test_extending_file_overrides_and_can_disable(tmp_path):
     assert config.environment == "x"
 
 
-def test_unknown_environment_lists_known_ones(config_dir):
-    with pytest.raises(ConfigError, match="known environments: base, dev, prod, staging"):
+def test_unknown_environment_in_a_given_folder_lists_what_it_holds(config_dir):
+    with pytest.raises(ConfigError) as info:
         load_config("qa", config_dir)
+    assert str(info.value) == (
+        f"{config_dir / 'qa.yaml'}: no configuration for environment 'qa' in the folder "
+        f"{config_dir} (environments: base, dev, prod, staging). Name one of those "
+        f"environments, a YAML file, or another folder of environment files."
+    )
+
+
+# --- where an environment name is looked up ----------------------------------------------
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch) -> Path:
+    """An empty working folder outside the repository."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_without_a_local_folder_the_shipped_defaults_are_read(elsewhere, config_dir):
+    config = load_config("dev")
+    assert config.sources == (str(config_dir / "dev.yaml"), str(config_dir / "base.yaml"))
+    assert resolve_config_path("prod") == config_dir / "prod.yaml"
+    assert all(is_packaged(source) for source in config.sources)
+
+
+def test_a_local_configs_folder_is_read_before_the_defaults(elsewhere, config_dir):
+    copy_default_configs("configs")
+    (elsewhere / "configs" / "staging.yaml").unlink()
+    (elsewhere / "configs" / "base.yaml").write_text(
+        (config_dir / "base.yaml").read_text().replace("{min: 0.5}", "{min: 0.7}")
+    )
+    local = load_config("dev")
+    assert local.sources == ("configs/dev.yaml", "configs/base.yaml")
+    assert not any(is_packaged(source) for source in local.sources)
+    assert GateSet(local).describe()["gates"]["sharpe"]["params"] == {"min": 0.7}
+    # A name the local folder does not hold comes from the defaults, base file included.
+    staging = load_config("staging")
+    assert staging.sources == (str(config_dir / "staging.yaml"), str(config_dir / "base.yaml"))
+    assert GateSet(staging).describe()["gates"]["sharpe"]["params"] == {"min": 0.5}
+
+
+def test_extends_is_read_from_the_folder_of_the_extending_file(elsewhere, config_dir):
+    (elsewhere / "configs").mkdir()
+    (elsewhere / "configs" / "dev.yaml").write_bytes((config_dir / "dev.yaml").read_bytes())
+    # The shipped base.yaml is not taken in place of the missing local one.
+    with pytest.raises(ConfigError, match=r"^configs/base\.yaml: configuration file not found$"):
+        load_config("dev")
+
+
+def test_a_given_folder_is_the_only_one_searched(elsewhere):
+    copy_default_configs("configs")
+    (elsewhere / "mine").mkdir()
+    (elsewhere / "mine" / "prod.yaml").write_text("periods_per_year: 252\ngates: {sharpe: {}}\n")
+    assert load_config("prod", "mine").sources == ("mine/prod.yaml",)
+    with pytest.raises(ConfigError) as info:
+        load_config("dev", "mine")
+    assert str(info.value).startswith(
+        "mine/dev.yaml: no configuration for environment 'dev' in the folder mine "
+        "(environments: prod). "
+    )
+    with pytest.raises(ConfigError, match=r"in the folder nowhere \(no such folder\)"):
+        load_config("dev", "nowhere")
+
+
+def test_an_unknown_environment_names_every_folder_searched(elsewhere, config_dir):
+    with pytest.raises(ConfigError) as info:
+        load_config("qa")
+    assert str(info.value) == (
+        f"no configuration for environment 'qa': searched ./configs (no such folder) and the "
+        f"defaults shipped with autopilot in {config_dir} (environments: base, dev, prod, "
+        f"staging). Name one of those environments, a YAML file, or a folder of environment "
+        f"files (--config-dir)."
+    )
+    (elsewhere / "configs").mkdir()
+    (elsewhere / "configs" / "mine.yaml").write_text("periods_per_year: 252\n")
+    with pytest.raises(ConfigError, match=r"searched ./configs \(environments: mine\) and"):
+        load_config("qa")
+
+
+def test_a_path_is_read_as_given(elsewhere):
+    copy_default_configs("configs")
+    assert resolve_config_path("configs/dev.yaml") == Path("configs/dev.yaml")
+    assert resolve_config_path("other.yml") == Path("other.yml")
+    with pytest.raises(ConfigError, match=r"^other\.yml: configuration file not found$"):
+        load_config("other.yml")
+
+
+def test_copying_the_defaults_writes_exact_copies_and_never_overwrites(elsewhere, config_dir):
+    written = copy_default_configs(elsewhere / "a" / "b")
+    names = ["base.yaml", "dev.yaml", "prod.yaml", "staging.yaml"]
+    assert written == [elsewhere / "a" / "b" / name for name in names]
+    for name in names:
+        assert (elsewhere / "a" / "b" / name).read_bytes() == (config_dir / name).read_bytes()
+    (elsewhere / "c").mkdir()
+    (elsewhere / "c" / "dev.yaml").write_text("mine\n")
+    (elsewhere / "c" / "prod.yaml").write_text("mine\n")
+    with pytest.raises(ConfigError) as info:
+        copy_default_configs(elsewhere / "c")
+    assert str(info.value) == (
+        f"{elsewhere / 'c'}: already holds dev.yaml, prod.yaml; nothing was copied, nothing is "
+        f"overwritten. Move those files away first, or copy into another folder."
+    )
+    assert sorted(p.name for p in (elsewhere / "c").iterdir()) == ["dev.yaml", "prod.yaml"]
+    assert (elsewhere / "c" / "dev.yaml").read_text() == "mine\n"
+    (elsewhere / "f").write_text("")
+    with pytest.raises(ConfigError, match="is a file; name a folder"):
+        copy_default_configs(elsewhere / "f")
 
 
 def test_unknown_gate_lists_available_gates(tmp_path):

@@ -704,6 +704,21 @@ def test_cli_update_show_history_end_to_end(workdir, capsys):
     assert (first["first_date"], first["last_date"]) == (dates.min(), dates.max())
     assert first["candidates"] == 3
     assert records[0]["context"]["tool"].startswith("strategy-autopilot ")
+    # The files actually read: the copy in ./configs, not the defaults shipped in the package.
+    assert records[0]["context"]["config_files"] == [
+        str((workdir / "configs" / name).resolve()) for name in ("dev.yaml", "base.yaml")
+    ]
+
+
+def test_the_audit_record_names_the_shipped_defaults_when_they_are_read(workdir, capsys):
+    shutil.rmtree(workdir / "configs")
+    _init(capsys)
+    _update(capsys, "all.csv", "2021-03-01", env="prod")
+    (record,) = Journal(workdir / "state" / "registry_audit.jsonl")
+    assert record["context"]["config_files"] == [
+        str(CONFIG_DIR / "prod.yaml"),
+        str(CONFIG_DIR / "base.yaml"),
+    ]
 
 
 def test_cli_as_of_defaults_to_the_batch_last_date_and_a_retry_changes_nothing(workdir, capsys):
