@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_state.py
 	$(BIN)/python bench/bench_paper.py
+	$(BIN)/python bench/bench_files.py
 
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)

@@ -7,9 +7,10 @@ semantics plus a duplicate-key check; every unknown key, wrong type or bad value
 :class:`~autopilot.errors.ConfigError` naming the file, the key path and the fix.
 
 An environment name is looked up in one folder (:func:`resolve_config_path`): the folder
-given, or else ``./configs`` when it holds ``<name>.yaml``, or else the defaults shipped in
-the package (:func:`packaged_config_dir`; :func:`copy_default_configs` copies them for
-editing). :attr:`EnvironmentConfig.sources` names the files actually read.
+given, or else ``./configs`` when it holds ``<name>.yaml``, or else the defaults shipped with
+the package (the repository's ``configs/``, see :func:`packaged_config_dir`;
+:func:`copy_default_configs` copies them for editing). :attr:`EnvironmentConfig.sources`
+names the files actually read.
 
 A configuration cannot weaken silently:
 
@@ -50,9 +51,12 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import distributions
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import yaml
 
@@ -471,8 +475,45 @@ def _record_origins(
 
 
 def packaged_config_dir() -> Path:
-    """The folder of the default environment files shipped inside the package."""
-    return Path(__file__).resolve().parent / "configs"
+    """The folder of the default environment files shipped with the package.
+
+    A built distribution carries the repository's ``configs/`` as ``autopilot/configs``.
+    An editable install imports the package from a checkout instead, whose ``configs/``
+    are the defaults themselves; the install's PEP 610 record (``direct_url.json``) names
+    that checkout.
+
+    Raises
+    ------
+    ConfigError
+        When neither holds them (a damaged installation).
+    """
+    shipped = Path(__file__).resolve().parent / "configs"
+    if shipped.is_dir():
+        return shipped
+    checkout = _editable_checkout()
+    if checkout is not None and (checkout / "configs").is_dir():
+        return checkout / "configs"
+    raise ConfigError(
+        f"the default configurations are missing: neither {shipped} nor an editable "
+        f"checkout's configs/ exists; reinstall strategy-autopilot, or pass --config-dir"
+    )
+
+
+def _editable_checkout() -> Path | None:
+    """The checkout this module runs from, when an editable install names it."""
+    here = Path(__file__).resolve()
+    for installed in distributions(name="strategy-autopilot"):
+        record = installed.read_text("direct_url.json")
+        if not record:
+            continue  # e.g. the build's egg-info in the checkout itself
+        data = json.loads(record)
+        url = urlparse(data.get("url", ""))
+        if url.scheme != "file" or not data.get("dir_info", {}).get("editable"):
+            continue
+        checkout = Path(url2pathname(url.path)).resolve()
+        if here.is_relative_to(checkout):
+            return checkout
+    return None
 
 
 def is_packaged(path: str | Path) -> bool:

@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the build reads; the rest of the checkout (tests, bench, .venv) stays out of the copy.
-BUILD_INPUTS = ("pyproject.toml", "README.md", "autopilot", "gates")
+BUILD_INPUTS = ("pyproject.toml", "README.md", "autopilot", "gates", "configs")
 # The files of a source folder that belong in the wheel (caches and numba indexes do not).
 SHIPPED_SUFFIXES = (".py", ".gz", ".yaml", ".typed")
 BUILTIN_GATES = {
@@ -92,7 +92,8 @@ def _run(venv: Path, args: list[str], cwd: Path, **variables: str) -> subprocess
 
 def test_the_wheel_holds_every_source_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for folder, package in (("autopilot", "autopilot"), ("gates", "autopilot_gates")):
+    packages = (("autopilot", "autopilot"), ("gates", "autopilot_gates"))
+    for folder, package in (*packages, ("configs", "autopilot/configs")):
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and path.name.endswith(SHIPPED_SUFFIXES):
                 if "__pycache__" in path.parts:
@@ -186,6 +187,6 @@ def test_init_copies_the_installed_defaults_and_they_take_over(venv, tmp_path):
     assert done.returncode == 0, done.stderr
     for name in ("base.yaml", "dev.yaml", "prod.yaml", "staging.yaml"):
         copied = (tmp_path / "configs" / name).read_bytes()
-        assert copied == (ROOT / "autopilot" / "configs" / name).read_bytes()
+        assert copied == (ROOT / "configs" / name).read_bytes()
     shown = _run(venv, ["autopilot", "config", "show", "--env", "dev"], tmp_path)
     assert shown.stdout.splitlines()[1] == "# from configs/dev.yaml <- configs/base.yaml"
