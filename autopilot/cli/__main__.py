@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from autopilot.cli.main import main
+from autopilot.cli import main
 
 sys.exit(main())

@@ -54,6 +54,7 @@ __all__ = [
     "CycleId",
     "Ledger",
     "StateFolder",
+    "committed_in_this_process",
     "inputs_digest",
     "is_repeat",
 ]
@@ -85,6 +86,13 @@ def inputs_digest(payload: Any) -> str:
 
 # What a snapshot keeps of the last cycle it reflects, copied from that cycle's record.
 _IDENTITY = ("as_of", "inputs", "environment")
+# Every cycle this process committed, so an interrupted command can say what it wrote.
+_COMMITTED: list[str] = []
+
+
+def committed_in_this_process() -> tuple[str, ...]:
+    """The cycles this process committed, oldest first (``"<subject>: cycle N as of D"``)."""
+    return tuple(_COMMITTED)
 
 
 @dataclass(frozen=True)
@@ -390,6 +398,7 @@ class Ledger:
     def commit(self, record: dict[str, Any], data: dict[str, Any]) -> None:
         """Append the cycle's record (the commit point), then save the snapshot."""
         self.log.append(record)
+        _COMMITTED.append(f"{self.subject}: cycle {record['cycle']} as of {record.get('as_of')}")
         identity = {key: record.get(key) for key in _IDENTITY}
         self.snapshot.save({**data, **identity}, generation=int(record["cycle"]))
 

@@ -14,8 +14,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
 from autopilot import __version__
 from autopilot.cli import config, example, gates, init, paper, registry
@@ -29,7 +33,7 @@ from autopilot.cli._common import (
 )
 from autopilot.errors import AutopilotError, StateLockTimeout
 
-__all__ = ["EXIT_BROKEN_PIPE", "build_parser", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "build_parser", "interrupted_message", "main"]
 
 logger = logging.getLogger("autopilot")
 
@@ -58,6 +62,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    with _CountedInterrupts() as interrupts:
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+        if interrupts.count and code != EXIT_INTERRUPTED:
+            # Ctrl-C was caught and dropped inside a library (numba's compiler does, now
+            # and then), and the command carried on: the user still asked it to stop.
+            code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        print(interrupted_message(), file=sys.stderr)
+    return code
+
+
+def interrupted_message() -> str:
+    """What an interrupted command wrote: the cycles it committed, or nothing."""
+    from autopilot.state.cycles import committed_in_this_process
+
+    done = committed_in_this_process()
+    if not done:
+        return (
+            "interrupted: nothing was committed; every state file is as it was before this "
+            "command (files are only ever replaced whole)"
+        )
+    return (
+        f"interrupted after committing {'; '.join(done)}; a snapshot not yet saved is "
+        f"rebuilt from its log on the next load, and running the command again repeats "
+        f"nothing that was committed"
+    )
+
+
+class _CountedInterrupts:
+    """SIGINT raises KeyboardInterrupt as usual, and is counted, so none goes unnoticed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous: Any = None
+
+    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _CountedInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse and run one command inside the error boundary."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -72,14 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AutopilotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "interrupted: every state file is written atomically, so each is as it was "
-            "before or after this command, never half-written; run the command again to "
-            "complete its cycle",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Python would complain again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
