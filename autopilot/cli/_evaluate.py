@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from autopilot.stats.batch import CandidateBatch
 
 __all__ = ["Evaluated", "evaluate_file", "input_record", "load_gate_set"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,12 @@ def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Ev
     bars = bars or StageBars()
     config, gate_set = load_gate_set(args)
     options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
-    batch = read_candidates(args.file, args.regimes, options, on_progress=bars)
+    loading = threading.Thread(target=_load_kernels, name="autopilot-load-kernels")
+    loading.start()  # numba's start-up overlaps the reading (pyarrow and numpy release the GIL)
+    try:
+        batch = read_candidates(args.file, args.regimes, options, on_progress=bars)
+    finally:
+        loading.join()
     if not config.irregular_bars:
         check_bar_spacing(batch.dates, config.periods_per_year, args.file)
     steps = len(gate_set.gates) + 1
@@ -54,6 +63,15 @@ def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Ev
     )
     bars.close()
     return Evaluated(config, gate_set, batch, table)
+
+
+def _load_kernels() -> None:
+    from autopilot.stats.batch import load_kernels
+
+    try:
+        load_kernels()
+    except Exception:  # only a head start: the evaluation's own call reports any failure
+        logger.debug("loading the kernels ahead failed", exc_info=True)
 
 
 def input_record(done: Evaluated, path: Path) -> dict[str, Any]:
