@@ -582,10 +582,7 @@ class StrategyRegistry:
             if "decisions" in record:
                 return entry, False, None
             if "verdicts" not in record:
-                raise StateError(
-                    f"{self.audit.path}: the record of cycle {record['cycle']} holds neither "
-                    f"decisions nor a verdict file; restore the log from a copy"
-                )
+                raise _without_verdicts(self.audit.path, record["cycle"])
             return entry, True, record["verdicts"]
 
         story = []
@@ -625,10 +622,7 @@ class StrategyRegistry:
         if "decisions" in record:
             return list(record["decisions"])
         if "verdicts" not in record:
-            raise StateError(
-                f"{self.audit.path}: the record of cycle {cycle} holds neither decisions nor "
-                f"a verdict file; restore the log from a copy"
-            )
+            raise _without_verdicts(self.audit.path, cycle)
         return self._archive().read(cycle, record["verdicts"])
 
     def _archive(self) -> VerdictArchive:
@@ -640,6 +634,13 @@ class StrategyRegistry:
 
 def _keep_if(cycle: int) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
     return lambda record: record if record["cycle"] == cycle else None
+
+
+def _without_verdicts(log: Path, cycle: int) -> StateError:
+    return StateError(
+        f"{log}: the record of cycle {cycle} holds neither decisions nor a verdict file; "
+        f"restore the log from a copy"
+    )
 
 
 def _find(items: list[dict[str, Any]], strategy_id: str) -> dict[str, Any] | None:
