@@ -30,6 +30,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_state.py
+	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_paper.py
 	$(BIN)/python bench/bench_files.py
 

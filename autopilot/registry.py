@@ -12,12 +12,15 @@ Seed T5, applied once per cycle by :func:`apply_cycle` (a pure function) and per
   there is not, new candidates are ranked by the configured score and incumbents keep
   their places (an incumbent in grace is still active: T5 lets it recover).
 
-A cycle is identified by its as-of date and committed by one audit record (decisions,
-verdicts, changes) appended to ``registry_audit.jsonl``; ``registry.json`` is the snapshot
-written after it. Loading replays the committed records the snapshot does not reflect yet,
-so a kill between the two, or a damaged snapshot, never loses a committed cycle; re-running
-the last as-of date with the same decisions changes nothing (see
-:mod:`autopilot.state.cycles`).
+A cycle is identified by its as-of date and committed by one audit record (changes,
+settings, context, and a reference to the cycle's verdict file) appended to
+``registry_audit.jsonl``; every candidate's verdicts go to that Parquet file, written before
+the record (:mod:`autopilot.verdict_archive`), and ``registry.json`` is the snapshot written
+after it. Loading replays the committed records' changes that the snapshot does not reflect
+yet, so a kill between the steps, or a damaged snapshot, never loses a committed cycle;
+re-running the last as-of date with the same decisions writes nothing (see
+:mod:`autopilot.state.cycles`). Records written before verdict files existed hold the
+decisions inline; :meth:`StrategyRegistry.history` reads both.
 """
 
 from __future__ import annotations
@@ -30,14 +33,17 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopilot.config import DEFAULT_PROMOTION_GRACE_CYCLES, RegistrySettings
-from autopilot.errors import InputError
+from autopilot.errors import InputError, StateError
 from autopilot.sdk.verdicts import Decision
 from autopilot.state.cycles import CycleId, Ledger, StateFolder, inputs_digest
 from autopilot.state.journal import Journal
 from autopilot.state.state_file import StateFile
+
+if TYPE_CHECKING:
+    from autopilot.verdict_archive import VerdictArchive
 
 __all__ = [
     "ABSENT",
@@ -517,6 +523,8 @@ class StrategyRegistry:
                 max_active=self.settings.max_active,
                 score=score,
             )
+            # The verdict file first, durably: the record that names it is the commit.
+            verdicts = self._archive().write(cycle, decided)
             record = {
                 "cycle": cycle,
                 "time": timestamp,
@@ -528,7 +536,7 @@ class StrategyRegistry:
                     "promotion_grace_cycles": self.settings.promotion_grace_cycles,
                     "max_active": self.settings.max_active,
                 },
-                "decisions": decided,
+                "verdicts": verdicts,
                 "changes": [c.to_dict() for c in changes],
             }
             self.ledger.commit(record, _state(active))
@@ -536,6 +544,11 @@ class StrategyRegistry:
 
     def history(self, strategy_id: str) -> list[dict[str, Any]]:
         """One strategy's story: per committed cycle, its decision and its change (if any).
+
+        Reads the log one record at a time and, per cycle, only the row groups of the
+        cycle's verdict file that may hold the strategy, so time and memory do not grow
+        with the number of candidates. Records from before verdict files hold the
+        decisions inline; they are read as they are.
 
         Parameters
         ----------
@@ -547,25 +560,87 @@ class StrategyRegistry:
         list of dict
             Per cycle that mentions it: ``cycle``, ``as_of``, ``time``, ``environment``,
             ``decision`` (its gates' verdicts, or None when absent) and ``change`` (or None).
+
+        Raises
+        ------
+        StateError
+            A verdict file a committed record names is missing or does not match it.
         """
         self.folder.require()
+
+        def mention(record: dict[str, Any]) -> tuple[dict[str, Any], bool, Any]:
+            """What history needs of a record (the entry, whether its decisions are in a
+            file, that file's reference); the record itself is then dropped."""
+            entry = {
+                "cycle": record["cycle"],
+                "as_of": record.get("as_of"),
+                "time": record.get("time"),
+                "environment": record.get("environment"),
+                "decision": _find(record.get("decisions", []), strategy_id),
+                "change": _find(record.get("changes", []), strategy_id),
+            }
+            if "decisions" in record:
+                return entry, False, None
+            if "verdicts" not in record:
+                raise _without_verdicts(self.audit.path, record["cycle"])
+            return entry, True, record["verdicts"]
+
         story = []
-        for record in self.audit.committed():
-            decision = _find(record.get("decisions", []), strategy_id)
-            change = _find(record.get("changes", []), strategy_id)
-            if decision is None and change is None:
-                continue
-            story.append(
-                {
-                    "cycle": record["cycle"],
-                    "as_of": record.get("as_of"),
-                    "time": record.get("time"),
-                    "environment": record.get("environment"),
-                    "decision": decision,
-                    "change": change,
-                }
-            )
+        archive = None
+        for entry, in_file, reference in self.audit.each_committed(mention):
+            if in_file:
+                archive = archive or self._archive()
+                entry["decision"] = archive.find(entry["cycle"], reference, strategy_id)
+            if entry["decision"] is not None or entry["change"] is not None:
+                story.append(entry)
         return story
+
+    def cycle_decisions(self, cycle: int) -> list[dict[str, Any]]:
+        """Every candidate's decision in a committed cycle, in the order the cycle got them.
+
+        Parameters
+        ----------
+        cycle : int
+            A committed cycle's number.
+
+        Returns
+        -------
+        list of dict
+            ``Decision.to_dict()`` of each candidate, as committed.
+
+        Raises
+        ------
+        StateError
+            The cycle is not committed, or its verdict file is missing or does not match
+            its record.
+        """
+        self.folder.require()
+        found = [r for r in self.audit.each_committed(_keep_if(cycle)) if r is not None]
+        if not found:
+            raise StateError(f"{self.audit.path}: cycle {cycle} is not committed")
+        record = found[0]
+        if "decisions" in record:
+            return list(record["decisions"])
+        if "verdicts" not in record:
+            raise _without_verdicts(self.audit.path, cycle)
+        return self._archive().read(cycle, record["verdicts"])
+
+    def _archive(self) -> VerdictArchive:
+        # Imported here: pyarrow is for writing and reading verdicts, not `registry show`.
+        from autopilot.verdict_archive import VerdictArchive
+
+        return VerdictArchive(self.state_dir, self.audit.path)
+
+
+def _keep_if(cycle: int) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    return lambda record: record if record["cycle"] == cycle else None
+
+
+def _without_verdicts(log: Path, cycle: int) -> StateError:
+    return StateError(
+        f"{log}: the record of cycle {cycle} holds neither decisions nor a verdict file; "
+        f"restore the log from a copy"
+    )
 
 
 def _find(items: list[dict[str, Any]], strategy_id: str) -> dict[str, Any] | None:

@@ -14,8 +14,9 @@ Figures (medians over several repeats, measured side by side in one run):
 * registry cycle: ``StrategyRegistry.update`` with 100 decisions in a state folder whose
   audit journal already holds 10 records, and in one holding 10,000 records (appended
   through :class:`~autopilot.state.journal.Journal` beforehand, each the size of a real cycle's
-  record). The cycle appends one line to the journal and never reads it, so the ratio of the
-  two medians should stay about 1.
+  record in the format with inline decisions). The cycle writes its verdict file, appends one
+  line to the journal and never reads it, so the ratio of the two medians should stay
+  about 1.
 
 The timed repeats of the figures that are compared alternate (registry, portfolio, floors;
 small history, large history), so a change in machine load hits both sides alike. Results go
@@ -394,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {kind:<9}  {ms(t['json_' + kind]['median_s'])}")
     print()
     print(
-        f"Registry cycle (StrategyRegistry.update, {CYCLE_DECISIONS} decisions, audit append + "
-        f"state save)"
+        f"Registry cycle (StrategyRegistry.update, {CYCLE_DECISIONS} decisions, verdict file, "
+        f"audit append, state save)"
     )
     print(
         f"  audit records of {cycles['history_record_bytes']:,} B each "

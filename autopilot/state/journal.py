@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from autopilot._atomic_write import fsync_directory
 from autopilot.errors import StateError
@@ -21,6 +21,8 @@ from autopilot.errors import StateError
 __all__ = ["Journal"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _TAIL_BLOCK = 1 << 16
 # A line without its newline: torn by a crash, or being appended right now. Either way it
@@ -71,9 +73,28 @@ class Journal:
         Logs written before that rule could hold a second record of a cycle whose state
         was never saved; the later one, the re-run, is the committed one.
         """
-        latest: dict[int, dict[str, Any]] = {}
+        return self.each_committed(lambda record: record)
+
+    def each_committed(self, extract: Callable[[dict[str, Any]], T]) -> list[T]:
+        """``extract(record)`` of every committed record, in cycle order.
+
+        Like :meth:`committed`, but only one record is held at a time: what ``extract``
+        keeps of it is all that stays in memory, however large the records are.
+
+        Parameters
+        ----------
+        extract : callable
+            Called on each record as it is read (a record a later one of the same cycle
+            replaces is read too).
+
+        Returns
+        -------
+        list
+            What ``extract`` returned for the committed record of each cycle.
+        """
+        latest: dict[int, T] = {}
         for record in self:
-            latest[_cycle_of(record, self.path)] = record
+            latest[_cycle_of(record, self.path)] = extract(record)
         return [latest[cycle] for cycle in sorted(latest)]
 
     def committed_after(self, cycle: int) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -150,6 +151,11 @@ def _loop_forever(state_dir: str) -> None:
 
 
 def _crashloop(state_dir: str, error_file: str) -> int:
+    # A registry's first cycle imports its Parquet writer, pyarrow and (through pyarrow's
+    # list conversion) pandas, and initialises them: half a second. One cycle in a scratch
+    # folder does it here, once, so every forked child starts like a long-running process.
+    with tempfile.TemporaryDirectory() as scratch:
+        StrategyRegistry(scratch, SETTINGS, create=True).update(decision_set(1), as_of=as_of(1))
     return serve_forks(lambda: _loop_forever(state_dir), error_file)
 
 

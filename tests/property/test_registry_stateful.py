@@ -3,7 +3,8 @@
 The model is ``strategy id -> consecutive failures``. Rules run cycles (pass, fail,
 insufficient data, error, absent, shadow-only failures, promotable and failing newcomers),
 retry the last as-of date, reload the registry with a new object, put an older snapshot
-back (a kill between a cycle's commit record and its state save), and corrupt or delete
+back (a kill between a cycle's commit record and its state save), leave the next cycle's
+verdict file without its record (a kill before the commit), and corrupt or delete
 ``registry.json`` and its backup. The model never goes back: whatever happens to the
 snapshots, the registry must come back with every committed cycle (the backup plus the
 audit records it misses, or the whole audit log), and reading must change no file.
@@ -32,6 +33,7 @@ from autopilot.config import RegistrySettings
 from autopilot.registry import ChangeKind, CycleReport, StrategyRegistry
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 from autopilot.state.cycles import StateFolder
+from autopilot.verdict_archive import VerdictArchive
 from tests.dated import DatedRegistry
 
 POOL = tuple(f"s{i:02d}" for i in range(12))
@@ -76,6 +78,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.registry: StrategyRegistry | None = None
         self.snapshot_bytes: dict[int, bytes] = {}
         self.last_cycle: tuple[list[Decision], CycleReport] | None = None
+        self.decided: dict[int, list[dict]] = {}  # each committed cycle's decisions
 
     def teardown(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -137,6 +140,9 @@ class RegistryMachine(RuleBasedStateMachine):
                 assert self.model[change.strategy_id] == 0
         assert {sid: r.consecutive_failures for sid, r in report.active.items()} == expected
 
+        # The verdicts read back from the cycle's file are the ones it was given.
+        self.decided[report.cycle] = [d.to_dict() for d in decisions]
+        assert self.registry.cycle_decisions(report.cycle) == self.decided[report.cycle]
         self.model = expected
         self.generation += 1
         self.snapshots[self.generation] = dict(expected)
@@ -204,6 +210,21 @@ class RegistryMachine(RuleBasedStateMachine):
         assert report.repeated and report.cycle == committed.cycle == self.generation
         assert report.changes == committed.changes
         self._reload_and_compare()
+
+    @rule()
+    def killed_after_its_verdict_file(self) -> None:
+        """A kill after the next cycle wrote its verdict file, before its record (the commit).
+
+        The file is written by the code a cycle runs; no committed record names it, so
+        nothing reads it, and the next cycle of that number replaces it.
+        """
+        ghost = _decision("ghost", "pass", 1.0).to_dict()
+        VerdictArchive(self.folder, self.registry.audit.path).write(self.generation + 1, [ghost])
+        self._reload_and_compare()
+        assert self.registry.history("ghost") == []
+        if self.generation:
+            decided = self.registry.cycle_decisions(self.generation)
+            assert decided == self.decided[self.generation]
 
     @precondition(lambda self: self.generation >= 2)
     @rule()

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import pytest
 import yaml
 
 from autopilot import cli
-from autopilot.sdk.verdicts import Decision
+from autopilot.registry import StrategyRegistry
+from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 from tests.conftest import CONFIG_DIR
 
 
@@ -353,8 +355,15 @@ def test_paper_rebalance_refuses_a_bad_cell_naming_file_row_and_column(
 
 
 def test_reading_commands_start_without_the_numerical_stack(tmp_path):
-    """`registry show` and `paper status` import neither pandas, numba, scipy nor pyarrow."""
+    """`registry show` and `paper status` import neither pandas, numba, scipy nor pyarrow.
+
+    The registry has a committed cycle, so its verdict file exists: `show` never opens it.
+    """
     assert cli.main(["init", "--state-dir", str(tmp_path / "state")]) == 0
+    verdict = Verdict("sharpe", Outcome.PASS, 1.0, 0.5, Mode.ENFORCE, "OK")
+    registry = StrategyRegistry(tmp_path / "state")
+    registry.update([Decision("a", (verdict,))], as_of=date(2024, 1, 2))
+    assert (tmp_path / "state" / "registry_verdicts" / "cycle-000001.parquet").exists()
     probe = (
         "import json, sys\n"
         "from autopilot.cli import main\n"

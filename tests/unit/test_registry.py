@@ -404,11 +404,20 @@ def test_audit_journal_gets_exactly_one_complete_record_per_cycle(tmp_path):
         assert record["environment"] == "staging"
         assert record["context"] == context
         assert record["settings"] == {"promotion_grace_cycles": 2, "max_active": 2}
-        assert record["decisions"] == [d.to_dict() for d in decisions]
-        assert [Decision.from_dict(d) for d in record["decisions"]] == decisions
+        # The verdicts go to the cycle's Parquet file, which the record names and seals.
+        assert "decisions" not in record
+        file = tmp_path / "registry_verdicts" / f"cycle-{i + 1:06d}.parquet"
+        assert record["verdicts"] == {
+            "file": f"registry_verdicts/cycle-{i + 1:06d}.parquet",
+            "sha256": hashlib.sha256(file.read_bytes()).hexdigest(),
+            "rows": len(decisions),
+        }
+        committed = registry.cycle_decisions(i + 1)
+        assert committed == [d.to_dict() for d in decisions]
+        assert [Decision.from_dict(d) for d in committed] == decisions
         assert record["changes"] == [c.to_dict() for c in report.changes]
-    # The verdicts themselves are in the record, shadow ones included.
-    gates = records[1]["decisions"][1]["gates"]
+    # The verdicts themselves are kept, shadow ones included.
+    gates = registry.cycle_decisions(2)[1]["gates"]
     assert gates[0] == {
         "gate": "sharpe",
         "outcome": "ERROR",
@@ -792,16 +801,25 @@ def test_cli_reading_commands_work_on_a_read_only_folder_and_write_nothing(workd
     _update(capsys, "without_a.csv", "2021-03-02")
     state = workdir / "state"
     (state / "registry.json").write_text("damaged")
-    listing = {p.name: p.read_bytes() for p in state.iterdir()}
-    state.chmod(0o555)
+    listing = _files(state)
+    folders = (state, state / "registry_verdicts")
+    for folder in folders:
+        folder.chmod(0o555)
     try:
         shown = _show(capsys)
         story = _history(capsys, "good_a")
     finally:
-        state.chmod(0o755)
+        for folder in folders:
+            folder.chmod(0o755)
     assert shown["good_a"]["consecutive_failures"] == 1  # .bak plus the committed cycle 2
     assert [e["cycle"] for e in story] == [1, 2]
-    assert {p.name: p.read_bytes() for p in state.iterdir()} == listing
+    assert story[0]["decision"]["strategy_id"] == "good_a"  # read from the verdict file
+    assert _files(state) == listing
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (verdict files included) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def test_cli_recovers_a_corrupt_registry_without_losing_the_last_cycle(workdir, capsys):
