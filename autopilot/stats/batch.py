@@ -279,7 +279,7 @@ def load_kernels() -> None:
 
 
 def _finish_statistics(*columns: np.ndarray) -> BatchStatistics:
-    count, first, last, bad, total, s1, s2, s3, s4, lo, hi, min_ratio = columns
+    count, first, last, bad, shift, s1, s2, s3, s4, min_ratio = columns
     n = count.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # Moments of d = r - r_first; the central moments of r are those of d.
@@ -287,10 +287,11 @@ def _finish_statistics(*columns: np.ndarray) -> BatchStatistics:
         m2 = s2 / n - mean_d**2
         m3 = s3 / n - 3.0 * mean_d * s2 / n + 2.0 * mean_d**3
         m4 = s4 / n - 4.0 * mean_d * s3 / n + 6.0 * mean_d**2 * s2 / n - 3.0 * mean_d**4
-        mean = total / n
+        mean = shift + mean_d
         variance = np.maximum(m2, 0.0) * n / (n - 1.0)
         std = np.where(count >= 2, np.sqrt(variance), np.nan)
-        zero_variance = (hi == lo) | ~(m2 > 0.0)
+        # Every d is exactly 0 (all returns equal) when s2 is; rounding cannot hide it.
+        zero_variance = (s2 == 0.0) | ~(m2 > 0.0)
         skew = np.where(zero_variance, np.nan, m3 / m2**1.5)
         kurt = np.where(zero_variance, np.nan, m4 / m2**2)
     span = np.where(first >= 0, last - first + 1, 0)
