@@ -129,8 +129,10 @@ class Verdict:
 
     def __post_init__(self) -> None:
         # Non-finite numbers are not JSON; they become None so records always serialise.
-        object.__setattr__(self, "outcome", Outcome.parse(self.outcome))
-        object.__setattr__(self, "mode", Mode(self.mode))
+        if type(self.outcome) is not Outcome:  # the host passes members: skip the parse
+            object.__setattr__(self, "outcome", Outcome.parse(self.outcome))
+        if type(self.mode) is not Mode:
+            object.__setattr__(self, "mode", Mode(self.mode))
         object.__setattr__(self, "value", _finite_or_none(self.value))
         object.__setattr__(self, "threshold", _finite_or_none(self.threshold))
 
