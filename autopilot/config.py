@@ -518,7 +518,10 @@ def _editable_checkout() -> Path | None:
 
 def is_packaged(path: str | Path) -> bool:
     """Whether ``path`` is one of the default files shipped inside the package."""
-    return Path(path).resolve().parent == packaged_config_dir()
+    try:
+        return Path(path).resolve().parent == packaged_config_dir()
+    except ConfigError:  # an installation without them: nothing read can be one of them
+        return False
 
 
 def _environments(folder: Path) -> str:
@@ -559,11 +562,13 @@ def resolve_config_path(env: str, config_dir: str | Path | None = None) -> Path:
             f"{folder} ({_environments(folder)}). Name one of those environments, a YAML "
             f"file, or another folder of environment files."
         )
+    if (LOCAL_CONFIG_DIR / file).is_file():
+        logger.debug("environment %r: reading %s", env, LOCAL_CONFIG_DIR / file)
+        return LOCAL_CONFIG_DIR / file
     packaged = packaged_config_dir()
-    for folder in (LOCAL_CONFIG_DIR, packaged):
-        if (folder / file).is_file():
-            logger.debug("environment %r: reading %s", env, folder / file)
-            return folder / file
+    if (packaged / file).is_file():
+        logger.debug("environment %r: reading %s", env, packaged / file)
+        return packaged / file
     raise ConfigError(
         f"no configuration for environment {env!r}: searched ./{LOCAL_CONFIG_DIR} "
         f"({_environments(LOCAL_CONFIG_DIR)}) and the defaults shipped with autopilot in "

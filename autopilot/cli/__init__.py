@@ -22,7 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # Ctrl-C while the command modules load is an interruption too, not a traceback
         from autopilot.cli.runner import main as run
     except KeyboardInterrupt:
-        print("interrupted: nothing was committed", file=sys.stderr)
+        print(
+            "interrupted: nothing was committed; every state file is as it was before "
+            "this command",
+            file=sys.stderr,
+        )
         return _EXIT_INTERRUPTED
     return run(argv)
 

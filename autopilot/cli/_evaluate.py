@@ -48,12 +48,13 @@ def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Ev
     bars = bars or StageBars()
     config, gate_set = load_gate_set(args)
     options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
-    loading = threading.Thread(target=_load_kernels, name="autopilot-load-kernels")
-    loading.start()  # numba's start-up overlaps the reading (pyarrow and numpy release the GIL)
-    try:
-        batch = read_candidates(args.file, args.regimes, options, on_progress=bars)
-    finally:
-        loading.join()
+    # numba's start-up overlaps the reading (pyarrow and numpy release the GIL). A daemon,
+    # joined only after a good read: a refused file is reported at once, not after a
+    # first-run compile of the kernels.
+    loading = threading.Thread(target=_load_kernels, name="autopilot-load-kernels", daemon=True)
+    loading.start()
+    batch = read_candidates(args.file, args.regimes, options, on_progress=bars)
+    loading.join()
     if not config.irregular_bars:
         check_bar_spacing(batch.dates, config.periods_per_year, args.file)
     steps = len(gate_set.gates) + 1

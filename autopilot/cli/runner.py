@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    from autopilot.state.cycles import committed_in_this_process
+
+    earlier = len(committed_in_this_process())  # an in-process caller may run several
     with _CountedInterrupts() as interrupts:
         try:
             code = _run(argv)
@@ -72,15 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             # and then), and the command carried on: the user still asked it to stop.
             code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        print(interrupted_message(), file=sys.stderr)
+        print(interrupted_message(committed_in_this_process()[earlier:]), file=sys.stderr)
     return code
 
 
-def interrupted_message() -> str:
-    """What an interrupted command wrote: the cycles it committed, or nothing."""
-    from autopilot.state.cycles import committed_in_this_process
-
-    done = committed_in_this_process()
+def interrupted_message(done: Sequence[str] = ()) -> str:
+    """What an interrupted command wrote: the cycles it committed (``done``), or nothing."""
     if not done:
         return (
             "interrupted: nothing was committed; every state file is as it was before this "
@@ -105,7 +105,11 @@ class _CountedInterrupts:
         raise KeyboardInterrupt
 
     def __enter__(self) -> _CountedInterrupts:
-        if threading.current_thread() is threading.main_thread():
+        # A command started with SIGINT ignored (`cmd &` in a script) keeps ignoring it.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        ):
             self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
         return self
 

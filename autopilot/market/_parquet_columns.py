@@ -52,9 +52,10 @@ class ParquetReturns:
         schema = self._file.schema_arrow
         # A DataFrame saved with its index holds it as a column the file's pandas metadata
         # declares an index (pandas reads it back as the index, not as data); a declared
-        # index named ``date`` is the date column.
+        # index named like a layout column (date, strategy_id, regime) is that column.
         declared = (schema.pandas_metadata or {}).get("index_columns", [])
-        index = {n for n in declared if isinstance(n, str) and n.strip() != "date"}
+        layout = ("date", "strategy_id", "regime")  # a saved index of these is data
+        index = {n for n in declared if isinstance(n, str) and n.strip() not in layout}
         self.names = [str(n).strip() for n in schema.names if n not in index]
         repeated = sorted(n for n, count in Counter(self.names).items() if count > 1)
         if repeated:
@@ -139,7 +140,15 @@ def _plain_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
 def _factorize(column: pa.Array) -> Factorized:
     """Codes and distinct values of a column, by Arrow's dictionary encoding."""
     encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
-    return Factorized(_codes(encoded.indices), encoded.dictionary.to_pandas())
+    codes = _codes(encoded.indices)
+    if pa.types.is_dictionary(column.type):
+        # A stored dictionary (a pandas categorical) may hold values no row uses: keep
+        # only the used ones, or an unused date would become a bar.
+        used = pd.unique(codes[codes >= 0])
+        compact = np.full(len(encoded.dictionary) + 1, -1, dtype=np.int64)
+        compact[used] = np.arange(len(used))
+        return Factorized(compact[codes], encoded.dictionary.take(used).to_pandas())
+    return Factorized(codes, encoded.dictionary.to_pandas())
 
 
 def _codes(indices: pa.Array) -> np.ndarray:

@@ -172,10 +172,11 @@ def _numbers(path: Path, values: pd.Series | np.ndarray, where: Callable[[int], 
     """Cells as float64 (NaN where empty); a cell that is not a number is refused."""
     if isinstance(values, np.ndarray):  # from a column typed as float64: nothing to parse
         return values
-    if pd.api.types.is_bool_dtype(values):
+    flags = _true_false_cells(values)
+    if flags.any():
         raise InputError(
-            f"{path}: {where(0)}: the column holds true/false values, not returns; name it "
-            f"in --ignore-columns if it is not a candidate"
+            f"{path}: {where(int(np.flatnonzero(flags)[0]))}: a true/false value, not a "
+            f"return; name the column in --ignore-columns if it is not a candidate"
         )
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() & values.notna()
@@ -186,6 +187,15 @@ def _numbers(path: Path, values: pd.Series | np.ndarray, where: Callable[[int], 
             f"write simple returns such as 0.012 (leave the row out where not live)"
         )
     return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _true_false_cells(values: pd.Series) -> np.ndarray:
+    """Cells holding a bool (pandas turns them into 1.0 and 0.0 when it parses numbers)."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.notna().to_numpy(dtype=bool)
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+    return values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
 
 
 def _large_share(values: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -280,6 +290,11 @@ def assemble_wide(
         )
 
     def where(name: str) -> Callable[[int], str]:
+        """A cell of a column as the file holds it (rows in file order)."""
+        return lambda row: f"column {name!r}, row {row + 2}"
+
+    def where_sorted(name: str) -> Callable[[int], str]:
+        """A cell of the matrix, whose rows are in date order."""
         return lambda row: f"column {name!r}, row {order[row] + 2}"
 
     matrix = np.empty((len(dates), len(strategies)), dtype=np.float64)
@@ -300,7 +315,7 @@ def assemble_wide(
                 parse_returns(path, source.column(name), where(name), returns_in)
         matrix[:, start : start + len(names)] = block.T
         on_progress("reading", step + 1, len(blocks))
-    _refuse_below_minus_one(path, matrix, lambda row, j: where(strategies[j])(row))
+    _refuse_below_minus_one(path, matrix, lambda row, j: where_sorted(strategies[j])(row))
     labels = names_of_labels = None
     if "regime" in source.names:
         codes, names_of_labels = encode_labels(source.column("regime"))
@@ -410,9 +425,9 @@ def assemble_long(
         if label_matrix is not None and group.regimes is not None:
             assert index.regime_code_of is not None
             codes = index.regime_code_of.get_indexer(pd.Index(group.regimes.values))
-            label_matrix.reshape(-1)[cells] = np.where(
-                group.regimes.codes >= 0, codes[group.regimes.codes], MISSING_REGIME
-            )
+            # Code -1 (no label in the cell) picks the appended MISSING_REGIME.
+            codes = np.append(codes, MISSING_REGIME)
+            label_matrix.reshape(-1)[cells] = codes[group.regimes.codes]
         placed += len(group)
         on_progress("arranging", step + 1, n_groups)
     if returns_in != "percent":
@@ -474,8 +489,8 @@ def _index_long(
     all_dates, row_of_date = np.unique(parsed.to_numpy(), return_inverse=True)
     regime_names = regime_code_of = None
     if raw_regimes:
-        distinct_regimes = pd.unique(pd.concat(raw_regimes, ignore_index=True))
-        regime_code_of = pd.Index(sorted(distinct_regimes))
+        _, distinct_regimes = pd.factorize(pd.concat(raw_regimes, ignore_index=True), sort=True)
+        regime_code_of = pd.Index(distinct_regimes)
         regime_names = tuple(str(n) for n in regime_code_of)
     return _LongIndex(
         column_of,
@@ -521,7 +536,7 @@ class _ValueChecks:
         share = self.large / max(self.finite, 1)
         if share <= _LARGE_SHARE or self.first_large is None:
             return
-        median = float(np.nanmedian(np.abs(matrix)))
+        median = float(np.median(np.abs(matrix[np.isfinite(matrix)])))
         _refuse_large(path, self.first_large, share, median, self.all_positive)
 
     def refuse_below_minus_one(self, path: Path) -> None:

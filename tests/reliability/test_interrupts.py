@@ -80,3 +80,21 @@ def test_ctrl_c_anywhere_says_what_was_committed_and_a_rerun_completes(tmp_path)
         subprocess.run(_command(batch, state), check=True, capture_output=True)
         assert _active(state) == expected
     assert interrupted >= len(DELAYS) // 2  # most signals came while the command ran
+
+
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    batch = tmp_path / "batch.parquet"
+    _batch(batch)
+    process = subprocess.Popen(
+        [str(AUTOPILOT), "gates", "check", str(batch), "--env", "dev", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # like `cmd &`
+    )
+    time.sleep(0.6)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout)["kind"] == "verdicts"

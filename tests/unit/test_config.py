@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -513,3 +517,20 @@ def test_a_gate_check_without_a_key_names_the_one_file_that_set_its_parameters(t
     pattern = rf"^{re.escape(str(base))}: gates\.even\.params: .*must be even"
     with pytest.raises(GateParameterError, match=pattern):
         GateSet(load_config(env), catalog)
+
+
+def test_a_copy_of_the_package_outside_its_install_reads_local_configs(tmp_path):
+    """A copy run with ``python -m`` has no shipped defaults; ./configs must still serve."""
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(root / "autopilot", tmp_path / "autopilot")
+    shutil.copytree(root / "configs", tmp_path / "configs")
+    (tmp_path / "w.csv").write_text("date,a\n2024-01-02,0.01\n2024-01-03,0.02\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NUMBA_DISABLE_JIT": "1"}
+    command = [sys.executable, "-m", "autopilot.cli", "config", "show", "--env", "dev"]
+    shown = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "# from configs/dev.yaml <- configs/base.yaml" in shown.stdout
+    gone = subprocess.run(
+        [*command[:-1], "prod2"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert gone.returncode == 2 and "the default configurations are missing" in gone.stderr

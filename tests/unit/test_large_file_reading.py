@@ -143,7 +143,7 @@ def test_a_true_false_column_is_refused_as_not_returns(tmp_path):
     )
     path = tmp_path / "w.parquet"
     frame.to_parquet(path, index=False)
-    with pytest.raises(InputError, match=r"'holiday'.*true/false values"):
+    with pytest.raises(InputError, match=r"'holiday'.*true/false value"):
         read_candidates(path)
     assert read_candidates(path, options=ReadOptions(ignore_columns=("holiday",))).strategy_ids
 
@@ -172,3 +172,70 @@ def test_a_large_file_reports_its_stages(tmp_path):
     seen.clear()
     read_candidates(wide, on_progress=lambda *step: seen.append(step))
     assert seen == [("reading", 1, 1)]
+
+
+def test_a_refused_cell_of_an_unsorted_wide_file_is_named_by_its_file_row(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("date,a\n2024-01-04,0.01\n2024-01-02,0.02\n2024-01-03,x\n")
+    with pytest.raises(InputError, match="column 'a', row 4: return 'x' is not a number"):
+        read_candidates(path)
+    days = pd.bdate_range("2024-01-01", periods=30)[::-1]  # newest first
+    returns = [0.01] * 30
+    returns[7] = -2.0  # file row 9
+    pd.DataFrame({"date": days, "a": returns}).to_csv(path, index=False)
+    with pytest.raises(InputError, match="column 'a', row 9: return -2 is below -1"):
+        read_candidates(path)
+
+
+def test_a_row_group_without_any_regime_label_reads_as_missing_labels(tmp_path):
+    frame = _long(2, 4).sort_values("date", kind="stable").reset_index(drop=True)
+    frame["regime"] = ["calm"] * 4 + [None] * 4
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, 4)
+    batch = read_candidates(path)
+    assert batch.regime_names == ("calm",)
+    assert list(batch.regimes) == [0, 0, -1, -1]
+
+
+def test_unused_categories_of_a_parquet_file_are_not_data(tmp_path):
+    frame = _long(2, 3)
+    frame["strategy_id"] = pd.Categorical(frame["strategy_id"], categories=["c0", "c1", "zzz"])
+    frame["date"] = pd.Categorical(
+        frame["date"].dt.strftime("%Y-%m-%d"),
+        categories=[*sorted(frame["date"].dt.strftime("%Y-%m-%d").unique()), "junk"],
+    )
+    path = tmp_path / "r.parquet"
+    frame.to_parquet(path, index=False)
+    batch = read_candidates(path)
+    assert set(batch.strategy_ids) == {"c0", "c1"} and len(batch.dates) == 3
+    assert not np.isnan(batch.returns).any()
+
+
+def test_true_false_cells_with_empty_ones_are_refused_not_read_as_one_and_zero(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("date,a,flag\n2024-01-02,0.01,True\n2024-01-03,0.02,\n2024-01-04,0.0,False\n")
+    with pytest.raises(InputError, match="column 'flag', row 2: a true/false value"):
+        read_candidates(path)
+    frame = pd.DataFrame(
+        {"date": pd.bdate_range("2024-01-01", periods=3), "flag": pd.array([True, None, False])}
+    )
+    parquet = tmp_path / "w.parquet"
+    frame.assign(a=0.01).to_parquet(parquet, index=False)
+    with pytest.raises(InputError, match=r"'flag'.*true/false value"):
+        read_candidates(parquet)
+
+
+def test_a_long_frame_saved_with_its_id_and_date_as_the_index_is_still_long(tmp_path):
+    frame = _long(2, 4)
+    path = tmp_path / "r.parquet"
+    frame.set_index(["strategy_id", "date"]).to_parquet(path)
+    batch = read_candidates(path)
+    np.testing.assert_array_equal(batch.returns, _pivot(frame).to_numpy())
+
+
+def test_mixed_type_regime_labels_in_a_frame_are_read_as_text(tmp_path):
+    frame = _long(1, 4).sort_values("date").reset_index(drop=True)
+    frame["regime"] = pd.Series([1, "bull", 1, "bull"], dtype=object)
+    batch = batch_from_frame(frame)
+    assert batch.regime_names == ("1", "bull")
+    assert list(batch.regimes) == [0, 1, 0, 1]
