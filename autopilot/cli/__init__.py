@@ -23,8 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from autopilot.cli.runner import main as run
     except KeyboardInterrupt:
         print(
-            "interrupted: nothing was committed; every state file is as it was before "
-            "this command",
+            "interrupted: nothing was committed; every state file is as it was before this command",
             file=sys.stderr,
         )
         return _EXIT_INTERRUPTED
