@@ -45,7 +45,9 @@ def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Ev
     """Evaluate ``args.file`` (with ``args.regimes``), reading and evaluating on ``bars``."""
     from autopilot.market.returns_io import ReadOptions, check_bar_spacing, read_candidates
 
-    bars = bars or StageBars()
+    if bars is None:
+        with StageBars() as own:
+            return evaluate_file(args, own)
     config, gate_set = load_gate_set(args)
     options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
     # numba's start-up overlaps the reading (pyarrow and numpy release the GIL). A daemon,

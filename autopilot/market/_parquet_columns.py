@@ -80,7 +80,7 @@ class ParquetReturns:
     def numbers(self, names: list[str]) -> list[np.ndarray | None]:
         """Float64 values of plain numeric columns (NaN where empty), None for the others."""
         table = self._read(names)
-        return [_plain_numbers(table.column(k)) for k in range(table.num_columns)]
+        return [_arrow_numbers(table.column(k)) for k in range(table.num_columns)]
 
     def wide(self, ignore: tuple[str, ...]) -> WideColumns:
         """The file's columns, less those ignored, for the wide assembler."""
@@ -105,7 +105,7 @@ class ParquetReturns:
                 column = dict(zip(names, batch.columns, strict=True))
                 returns = None
                 if with_returns:
-                    numbers = _plain_numbers(column["return"])
+                    numbers = _arrow_numbers(column["return"])
                     returns = column["return"].to_pandas() if numbers is None else numbers
                 yield LongGroup(
                     start,
@@ -119,18 +119,20 @@ class ParquetReturns:
         return groups, n_groups
 
     def _batches(self, names: list[str]) -> Iterator[pa.RecordBatch]:
-        # Row group by row group: iter_batches keeps what it read alive until the end of
-        # the file (pyarrow 26), which would hold every column of a 25-million-row file.
+        # One iterator per row group: a single iter_batches over the whole file keeps what
+        # it read alive until its end (seen with pyarrow 26), which would hold every column
+        # of a 25-million-row file; per row group, a batch's memory is all that is held.
         columns = [self._stored[n] for n in names]
         for group in range(self._file.metadata.num_row_groups):
             try:
-                table = self._file.read_row_group(group, columns=columns)
+                yield from self._file.iter_batches(
+                    batch_size=LONG_GROUP_ROWS, row_groups=[group], columns=columns
+                )
             except Exception as exc:
                 raise InputError(f"{self.path}: cannot read: {type(exc).__name__}: {exc}") from exc
-            yield from table.combine_chunks().to_batches(max_chunksize=LONG_GROUP_ROWS)
 
 
-def _plain_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+def _arrow_numbers(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     kind = column.type
     if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
         return None

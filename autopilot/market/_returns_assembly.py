@@ -577,12 +577,12 @@ def frame_columns(frame: pd.DataFrame) -> WideColumns:
     """A DataFrame's columns for :func:`assemble_wide`."""
 
     def numbers(names: Iterable[str]) -> list[np.ndarray | None]:
-        return [_plain_numbers(frame[name]) for name in names]
+        return [_series_numbers(frame[name]) for name in names]
 
     return WideColumns(list(frame.columns), lambda name: frame[name], numbers)
 
 
-def _plain_numbers(column: pd.Series) -> np.ndarray | None:
+def _series_numbers(column: pd.Series) -> np.ndarray | None:
     if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
         return None
     return column.to_numpy(dtype=np.float64, na_value=np.nan)
