@@ -7,7 +7,6 @@ text dates are read dictionary-encoded, so each distinct value is converted once
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from autopilot.market._returns_assembly import (
     LongGroup,
     LongGroups,
     WideColumns,
+    refuse_empty,
+    refuse_repeated_names,
 )
 
 __all__ = ["ParquetReturns"]
@@ -57,15 +58,9 @@ class ParquetReturns:
         layout = ("date", "strategy_id", "regime")  # a saved index of these is data
         index = {n for n in declared if isinstance(n, str) and n.strip() not in layout}
         self.names = [str(n).strip() for n in schema.names if n not in index]
-        repeated = sorted(n for n, count in Counter(self.names).items() if count > 1)
-        if repeated:
-            raise InputError(
-                f"{path}: column name(s) {repeated} appear more than once; which one holds "
-                f"the data cannot be known: rename or remove the copies"
-            )
+        refuse_repeated_names(path, self.names)
         self._stored = {str(n).strip(): n for n in schema.names if n not in index}
-        if self._file.metadata.num_rows == 0:
-            raise InputError(f"{path}: the file holds no rows")
+        refuse_empty(path, self._file.metadata.num_rows)
 
     def _read(self, names: list[str]) -> pa.Table:
         try:

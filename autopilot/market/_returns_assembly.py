@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ __all__ = [
     "no_progress",
     "parse_dates",
     "parse_returns",
+    "refuse_empty",
+    "refuse_repeated_names",
 ]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
@@ -81,6 +84,22 @@ class Factorized:
     def first_row(self, code: int) -> int:
         """The first row holding ``code`` (used to name the row of a refused value)."""
         return int(np.flatnonzero(self.codes == code)[0])
+
+
+def refuse_repeated_names(path: Path, names: Iterable[str]) -> None:
+    """Refuse a file whose column names (stripped) repeat: which copy is data is unknown."""
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise InputError(
+            f"{path}: column name(s) {repeated} appear more than once; which one holds the "
+            f"data cannot be known: rename or remove the copies"
+        )
+
+
+def refuse_empty(path: Path, n_rows: int) -> None:
+    """Refuse a file without data rows."""
+    if n_rows == 0:
+        raise InputError(f"{path}: the file holds no rows")
 
 
 # --------------------------------------------------------------------------- dates
@@ -473,8 +492,7 @@ def _index_long(
         on_progress("reading", step + 1, n_groups)
     if empty_id is not None:
         raise InputError(f"{path}: row {empty_id + 2}: strategy_id is empty")
-    if not strategies:
-        raise InputError(f"{path}: the file holds no rows")
+    refuse_empty(path, len(strategies))
     distinct = pd.Series(pd.unique(pd.concat(raw_dates, ignore_index=True)))
 
     def first_row(code: int) -> int:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,8 @@ from autopilot.market._returns_assembly import (
     frame_groups,
     no_progress,
     parse_dates,
+    refuse_empty,
+    refuse_repeated_names,
 )
 from autopilot.sdk.params import Param
 from autopilot.stats.batch import CandidateBatch
@@ -99,11 +100,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes[-2:]).lower()
     try:
-        if suffixes.endswith((".parquet", ".pq")):
+        if _is_parquet(path):
             frame = pd.read_parquet(path)
-        elif suffixes.endswith((".csv", ".csv.gz")):
+        elif _is_csv(path):
             frame = _read_csv(path)
         else:
             raise InputError(f"{path}: unsupported file type; use .parquet or .csv")
@@ -111,17 +111,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise
     except Exception as exc:
         raise InputError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from exc
-    names = _csv_header(path) if suffixes.endswith((".csv", ".csv.gz")) else frame.columns
-    names = [str(c).strip() for c in names]
-    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
-    if repeated:
-        raise InputError(
-            f"{path}: column name(s) {repeated} appear more than once; which one holds the "
-            f"data cannot be known: rename or remove the copies"
-        )
+    names = _csv_header(path) if _is_csv(path) else frame.columns
+    refuse_repeated_names(path, [str(c).strip() for c in names])
     frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
-        raise InputError(f"{path}: the file holds no rows")
+    refuse_empty(path, len(frame))
     return frame
 
 
@@ -141,6 +134,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _is_parquet(path: Path) -> bool:
     return "".join(path.suffixes[-2:]).lower().endswith((".parquet", ".pq"))
+
+
+def _is_csv(path: Path) -> bool:
+    return "".join(path.suffixes[-2:]).lower().endswith((".csv", ".csv.gz"))
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -246,6 +243,7 @@ def batch_from_frame(
     path = Path(source)
     options = options or ReadOptions()
     frame = frame.rename(columns=lambda c: str(c).strip())
+    refuse_repeated_names(path, list(frame.columns))
     _check_ignored(path, list(frame.columns), options)
     frame = frame.drop(columns=list(options.ignore_columns))
     names = list(frame.columns)

@@ -239,3 +239,9 @@ def test_mixed_type_regime_labels_in_a_frame_are_read_as_text(tmp_path):
     batch = batch_from_frame(frame)
     assert batch.regime_names == ("1", "bull")
     assert list(batch.regimes) == [0, 1, 0, 1]
+
+
+def test_frame_columns_that_repeat_once_stripped_are_refused():
+    frame = pd.DataFrame([["2024-01-02", 0.01, 0.02]], columns=["date", "a", " a"])
+    with pytest.raises(InputError, match=r"column name\(s\) \['a'\] appear more than once"):
+        batch_from_frame(frame)
