@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
+import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,3 +34,17 @@ def summary(samples: list[float]) -> dict[str, Any]:
 def ms(seconds: float) -> str:
     """Seconds as a right-aligned millisecond figure."""
     return f"{seconds * 1e3:9.3f} ms"
+
+
+def machine(
+    load_start: tuple[float, float, float], load_end: tuple[float, float, float], **extra: Any
+) -> dict[str, Any]:
+    """What a results file says of the machine: Python, platform, CPUs, load at start and end."""
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_start": load_start,
+        "load_average_end": load_end,
+        **extra,
+    }

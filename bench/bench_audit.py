@@ -36,7 +36,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -48,7 +47,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _timing import summary, timed  # bench/ is the script folder
+from _timing import machine, summary, timed  # bench/ is the script folder
 
 from autopilot.config import RegistrySettings
 from autopilot.registry import StrategyRegistry
@@ -310,13 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     t = history["timings"]
     m = history["peak_rss_bytes"]
     results = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_start": load_start,
-            "load_average_end": load_end,
-        },
+        "machine": machine(load_start, load_end),
         "cycles": cycles,
         "checkpoint": checkpoint,
         "candidates": args.candidates,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _timing import machine  # bench/ is the script folder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = ROOT / "build" / "bench_files_results.json"
@@ -145,6 +145,7 @@ def main() -> None:
 
 def measure(folder: Path, n_candidates: int, n_bars: int, repeats: int) -> dict[str, Any]:
     """Every figure of the benchmark."""
+    load_start = os.getloadavg()
     print(f"writing {n_candidates:,} x {n_bars:,} wide and long Parquet files ...", flush=True)
     wide, long = write_files(folder, n_candidates, n_bars)
     tiny = write_tiny(folder)
@@ -166,11 +167,7 @@ def measure(folder: Path, n_candidates: int, n_bars: int, repeats: int) -> dict[
     matrix = n_candidates * n_bars * 8
     floors = median["read"] + median["write"]
     figures = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average": os.getloadavg(),
-        },
+        "machine": machine(load_start, os.getloadavg()),
         "size": {
             "candidates": n_candidates,
             "bars": n_bars,
@@ -203,7 +200,7 @@ def report(figures: dict[str, Any]) -> None:
         f"{size['matrix_bytes'] / mib:.0f} MiB, wide file {size['wide_file_bytes'] / mib:.0f} "
         f"MiB, long file {size['long_file_bytes'] / mib:.0f} MiB, JSON out "
         f"{size['json_bytes'] / mib:.0f} MiB (load average "
-        f"{figures['machine']['load_average'][0]:.1f})"
+        f"{figures['machine']['load_average_start'][0]:.1f})"
     )
     peak = figures["peak_rss_bytes"]
     rows = [

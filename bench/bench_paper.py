@@ -30,7 +30,6 @@ import gc
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _timing import ms, summary, timed  # bench/ is the script folder
+from _timing import machine, ms, summary, timed  # bench/ is the script folder
 
 from autopilot.cost_calibrator import CostCalibrator
 from autopilot.costs import CostModel
@@ -294,15 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     load_end = os.getloadavg()
 
     results = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "numpy": np.__version__,
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_start": load_start,
-            "load_average_end": load_end,
-            "scratch_folder": str(scratch.parent),
-        },
+        "machine": machine(
+            load_start, load_end, numpy=np.__version__, scratch_folder=str(scratch.parent)
+        ),
         "repeats": repeats,
         "quick": args.quick,
         "positions": N_POSITIONS,

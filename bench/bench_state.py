@@ -34,7 +34,6 @@ import itertools
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _timing import ms, summary, timed  # bench/ is the script folder
+from _timing import machine, ms, summary, timed  # bench/ is the script folder
 
 from autopilot.config import RegistrySettings
 from autopilot.registry import StrategyRecord, StrategyRegistry
@@ -335,14 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     load_end = os.getloadavg()
 
     results = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "load_average_start": load_start,
-            "load_average_end": load_end,
-            "scratch_folder": str(scratch.parent),
-        },
+        "machine": machine(load_start, load_end, scratch_folder=str(scratch.parent)),
         "repeats": repeats,
         "quick": args.quick,
         "saves": saves,

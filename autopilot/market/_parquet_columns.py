@@ -77,9 +77,8 @@ class ParquetReturns:
         table = self._read(names)
         return [_arrow_numbers(table.column(k)) for k in range(table.num_columns)]
 
-    def wide(self, ignore: tuple[str, ...]) -> WideColumns:
-        """The file's columns, less those ignored, for the wide assembler."""
-        names = [n for n in self.names if n not in ignore]
+    def wide(self, names: list[str]) -> WideColumns:
+        """The columns ``names`` of the file (those not ignored) for the wide assembler."""
         return WideColumns(names, self.column, self.numbers)
 
     def long(self) -> tuple[LongGroups, int]:

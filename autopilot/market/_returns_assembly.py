@@ -37,7 +37,6 @@ __all__ = [
     "frame_groups",
     "no_progress",
     "parse_dates",
-    "parse_returns",
     "refuse_empty",
     "refuse_repeated_names",
 ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,9 @@ import pandas as pd
 
 from autopilot.errors import InputError
 from autopilot.market._returns_assembly import (
+    LongGroups,
     Progress,
+    WideColumns,
     assemble_long,
     assemble_wide,
     encode_labels,
@@ -192,9 +194,21 @@ def _read_parquet(path: Path, options: ReadOptions, on_progress: Progress) -> Ca
     source = ParquetReturns(path)
     _check_ignored(path, source.names, options)
     names = [n for n in source.names if n not in options.ignore_columns]
+    return _assemble(path, names, source.long, lambda: source.wide(names), options, on_progress)
+
+
+def _assemble(
+    path: Path,
+    names: list[str],
+    long: Callable[[], tuple[LongGroups, int]],
+    wide: Callable[[], WideColumns],
+    options: ReadOptions,
+    on_progress: Progress = no_progress,
+) -> CandidateBatch:
+    """The batch of either layout, from a file's or a frame's columns (``names``)."""
     if _is_long(names):
         _check_long_columns(path, names)
-        groups, n_groups = source.long()
+        groups, n_groups = long()
         return assemble_long(
             path,
             groups,
@@ -206,7 +220,7 @@ def _read_parquet(path: Path, options: ReadOptions, on_progress: Progress) -> Ca
     _check_wide_columns(path, names)
     return assemble_wide(
         path,
-        source.wide(options.ignore_columns),
+        wide(),
         date_format=options.date_format,
         returns_in=options.returns_in,
         on_progress=on_progress,
@@ -246,23 +260,12 @@ def batch_from_frame(
     refuse_repeated_names(path, list(frame.columns))
     _check_ignored(path, list(frame.columns), options)
     frame = frame.drop(columns=list(options.ignore_columns))
-    names = list(frame.columns)
-    if _is_long(names):
-        _check_long_columns(path, names)
-        groups, n_groups = frame_groups(frame)
-        return assemble_long(
-            path,
-            groups,
-            n_groups,
-            date_format=options.date_format,
-            returns_in=options.returns_in,
-        )
-    _check_wide_columns(path, names)
-    return assemble_wide(
+    return _assemble(
         path,
-        frame_columns(frame),
-        date_format=options.date_format,
-        returns_in=options.returns_in,
+        list(frame.columns),
+        lambda: frame_groups(frame),
+        lambda: frame_columns(frame),
+        options,
     )
 
 
