@@ -1,18 +1,20 @@
 """The ``autopilot`` command line, one module per command group.
 
-``autopilot.cli:main`` is the console script; ``python -m autopilot.cli`` runs it too.
+``autopilot.cli:console`` is the console script (``python -m autopilot.cli`` runs it too);
+:func:`main` runs a command in-process and returns its exit code.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "console", "main"]
 
 _EXIT_INTERRUPTED = 130
 
@@ -28,6 +30,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return _EXIT_INTERRUPTED
     return run(argv)
+
+
+def console() -> NoReturn:
+    """The ``autopilot`` executable: run the command, then exit with its code.
+
+    Once the command has returned, its work is done or refused: a Ctrl-C during the
+    interpreter's shutdown would only kill the process with no message, so it is ignored.
+    """
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 def build_parser() -> argparse.ArgumentParser:

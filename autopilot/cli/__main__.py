@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from autopilot.cli import console
 
-from autopilot.cli import main
-
-sys.exit(main())
+console()

@@ -32,6 +32,7 @@ from autopilot.cli._common import (
     verbose_parent,
 )
 from autopilot.errors import AutopilotError, StateLockTimeout
+from autopilot.state.cycles import committed_in_this_process
 
 __all__ = ["EXIT_BROKEN_PIPE", "build_parser", "interrupted_message", "main"]
 
@@ -62,8 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    from autopilot.state.cycles import committed_in_this_process
-
     earlier = len(committed_in_this_process())  # an in-process caller may run several
     with _CountedInterrupts() as interrupts:
         try:
@@ -94,14 +93,25 @@ def interrupted_message(done: Sequence[str] = ()) -> str:
 
 
 class _CountedInterrupts:
-    """SIGINT raises KeyboardInterrupt as usual, and is counted, so none goes unnoticed."""
+    """SIGINT raises KeyboardInterrupt, counted so none goes unnoticed, never inside an import.
+
+    A KeyboardInterrupt raised while a C extension is being imported becomes an ImportError
+    whose traceback the extension prints (numpy's ``import_array`` does), so an interrupt
+    that lands in an import is delivered again 20 ms later, once the import is done.
+    """
+
+    _RETRY_SECONDS = 0.02
 
     def __init__(self) -> None:
         self.count = 0
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
+        if signum == signal.SIGINT:
+            self.count += 1
+        if _importing(frame):
+            signal.setitimer(signal.ITIMER_REAL, self._RETRY_SECONDS)  # comes back as SIGALRM
+            return
         raise KeyboardInterrupt
 
     def __enter__(self) -> _CountedInterrupts:
@@ -110,12 +120,24 @@ class _CountedInterrupts:
             threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
         ):
-            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+            for signum in (signal.SIGINT, signal.SIGALRM):
+                self._previous[signum] = signal.signal(signum, self._on_interrupt)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import (importlib's frozen bootstrap is on the stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _run(argv: Sequence[str] | None) -> int:
