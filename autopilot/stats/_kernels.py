@@ -7,6 +7,12 @@ drawdown and the drawdown inside shared transition windows.
 
 The matrix is C-ordered (rows are bars), so the kernel walks rows and keeps per-column
 state for a block of columns small enough to stay in L1 cache; blocks run in parallel.
+The inner loop over a block's columns is written so that LLVM turns it into SIMD code:
+every state is a float64 array updated unconditionally (no branch, no select of the value
+just loaded, which would become a slow masked store), min/max are ``llvm.minnum/maxnum``,
+and the next rows of the block are prefetched, since each row of a block is a run of
+only a kilobyte that the hardware prefetcher does not see coming. It is about twice as
+fast as the scalar loop it replaced.
 A NaN contributes a zero return: equity does not move before a candidate is live or after
 it stopped, which is exactly the "not live yet / any more" semantics. Interior NaN are
 detected separately (count vs span) and make the candidate an ERROR upstream.
@@ -17,10 +23,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from autopilot.stats._llvm_ops import fmax, fmin, prefetch
+
 _BLOCK = 128
+_AHEAD = 2  # rows prefetched ahead: each row of a block is a short run the hardware misses
+_LINE = 8  # float64 per 64-byte cache line
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def fused_column_statistics(returns, window_reset, window_member):  # pragma: no cover - jitted
     """Return per-column statistics of ``returns`` (T x N, C-ordered float64).
 
@@ -34,7 +44,8 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
     constant series (the mean is ``shift + s1 / count``, and the series is constant exactly
     when ``s2 == 0``), and ``min_ratio`` is ``min_t E_t / peak_t``, so
     ``MDD = 1 - min_ratio``. Every figure the gates read and no other: each extra
-    per-column accumulator costs about a tenth of the pass.
+    per-column accumulator costs about a tenth of the pass. Counts and bar positions are
+    carried as float64 (exact below 2**53) so that the whole state vectorises alike.
     """
     n_rows, n_cols = returns.shape
     n_windows = window_reset.shape[0]
@@ -53,10 +64,10 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
     for block in numba.prange(n_blocks):
         j0 = block * _BLOCK
         width = min(n_cols, j0 + _BLOCK) - j0
-        b_count = np.zeros(width, np.int64)
-        b_first = np.full(width, -1, np.int64)
-        b_last = np.full(width, -1, np.int64)
-        b_bad = np.zeros(width, np.bool_)
+        b_count = np.zeros(width)
+        b_first = np.full(width, np.inf)
+        b_last = np.full(width, -1.0)
+        b_bad = np.zeros(width)
         b_shift = np.zeros(width)
         b_s1 = np.zeros(width)
         b_s2 = np.zeros(width)
@@ -69,27 +80,35 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         w_peak = np.ones((n_windows, width))
         w_min = np.ones((n_windows, width))
         for t in range(n_rows):
+            if t + _AHEAD < n_rows:
+                ahead = returns[t + _AHEAD, j0 : j0 + width]
+                for k in range(0, width, _LINE):
+                    prefetch(ahead, k)
             row = returns[t, j0 : j0 + width]
+            at = float(t)
             for k in range(width):
                 x = row[k]
                 live = x == x
                 r = x if live else 0.0
-                b_count[k] += live
-                b_last[k] = t if live else b_last[k]
-                b_first[k] = t if (live and b_first[k] < 0) else b_first[k]
-                b_bad[k] |= (r - r) != 0.0  # inf - inf is NaN
-                b_shift[k] = x if (live and b_count[k] == 1) else b_shift[k]
-                d = x - b_shift[k] if live else 0.0
+                n = b_count[k] + (1.0 if live else 0.0)
+                b_count[k] = n
+                b_first[k] = fmin(b_first[k], at if live else np.inf)
+                b_last[k] = fmax(b_last[k], at if live else -1.0)
+                b_bad[k] += r - r  # 0 for a finite return, NaN for an infinite one
+                # shift is 0 until the first live bar, which sets it to that bar's return
+                sh = b_shift[k] + (r if n == 1.0 else 0.0)
+                b_shift[k] = sh
+                d = r - sh if live else 0.0
                 d2 = d * d
                 b_s1[k] += d
                 b_s2[k] += d2
                 b_s3[k] += d2 * d
                 b_s4[k] += d2 * d2
                 e = equity[k] * (1.0 + r)
-                p = max(peak[k], e)
+                p = fmax(peak[k], e)
                 equity[k] = e
                 peak[k] = p
-                b_min[k] = min(b_min[k], e / p)
+                b_min[k] = fmin(b_min[k], e / p)
             for w in range(n_windows):
                 if window_reset[w, t]:
                     w_equity[w, :] = 1.0
@@ -97,16 +116,18 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
                 if window_member[w, t]:
                     for k in range(width):
                         x = row[k]
-                        r = x if x == x else 0.0
-                        e = w_equity[w, k] * (1.0 + r)
-                        p = max(w_peak[w, k], e)
+                        e = w_equity[w, k] * (1.0 + (x if x == x else 0.0))
+                        p = fmax(w_peak[w, k], e)
                         w_equity[w, k] = e
                         w_peak[w, k] = p
-                        w_min[w, k] = min(w_min[w, k], e / p)
-        count[j0 : j0 + width] = b_count
-        first[j0 : j0 + width] = b_first
-        last[j0 : j0 + width] = b_last
-        nonfinite[j0 : j0 + width] = b_bad
+                        w_min[w, k] = fmin(w_min[w, k], e / p)
+        for k in range(width):
+            live_bars = b_count[k]
+            count[j0 + k] = np.int64(live_bars)
+            if live_bars > 0:
+                first[j0 + k] = np.int64(b_first[k])
+                last[j0 + k] = np.int64(b_last[k])
+            nonfinite[j0 + k] = b_bad[k] != 0.0
         shift[j0 : j0 + width] = b_shift
         s1[j0 : j0 + width] = b_s1
         s2[j0 : j0 + width] = b_s2
@@ -114,19 +135,7 @@ def fused_column_statistics(returns, window_reset, window_member):  # pragma: no
         s4[j0 : j0 + width] = b_s4
         min_ratio[j0 : j0 + width] = b_min
         window_min_ratio[:, j0 : j0 + width] = w_min
-    return (
-        count,
-        first,
-        last,
-        nonfinite,
-        shift,
-        s1,
-        s2,
-        s3,
-        s4,
-        min_ratio,
-        window_min_ratio,
-    )
+    return (count, first, last, nonfinite, shift, s1, s2, s3, s4, min_ratio, window_min_ratio)
 
 
 @numba.njit(cache=True, nogil=True)
