@@ -12,6 +12,9 @@ Figures (medians over repeats; the compared runs alternate so machine load hits 
 * start-up: the same command on a one-candidate file, the fixed cost of any run
   (interpreter, pandas, numba and pyarrow imports, plugin loading, numba's cache load),
   which no file size changes; the wide run less this is what the file itself costs;
+* floor, start-up: a fresh process that only imports pandas, pyarrow and numba and calls
+  one cached numba function: what the dependencies cost any command built on them (numba
+  imports scipy, when installed, to look for BLAS);
 * the input matrix's size, against which peak memory is compared.
 
 The data are seeded synthetic returns (1 % daily volatility) on business days from 2012;
@@ -96,6 +99,25 @@ print(json.dumps([done.returncode, seconds, peak, done.stderr.decode()[-2000:]])
 """
 
 
+# The dependencies' own start-up: their imports and numba's load of a cached function.
+_IMPORTS_ONLY = """
+import numba, numpy, pandas, pyarrow.parquet
+
+@numba.njit(cache=True)
+def total(x):
+    return x.sum()
+
+total(numpy.zeros(3))
+"""
+
+
+def floor_imports(script: Path) -> float:
+    """Wall seconds of a fresh process running ``script`` (:data:`_IMPORTS_ONLY`)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(script)], check=True)
+    return time.perf_counter() - start
+
+
 def run_check(path: Path, out: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS bytes of one ``gates check --format json`` process."""
     command = [str(AUTOPILOT), "gates", "check", str(path), "--env", "dev", "--format", "json"]
@@ -150,14 +172,19 @@ def measure(folder: Path, n_candidates: int, n_bars: int, repeats: int) -> dict[
     wide, long = write_files(folder, n_candidates, n_bars)
     tiny = write_tiny(folder)
     out = folder / "verdicts.json"
+    imports_only = folder / "imports_only.py"
+    imports_only.write_text(_IMPORTS_ONLY)
+    floor_imports(imports_only)  # untimed: compiles and caches its function
     run_check(wide, out)  # untimed: numba's cache and the page cache warm
     records = json.loads(out.read_text())["decisions"]
     floor_read(wide)
-    samples: dict[str, list[float]] = {k: [] for k in ("read", "write", "start-up", "wide", "long")}
+    kinds = ("read", "write", "imports", "start-up", "wide", "long")
+    samples: dict[str, list[float]] = {k: [] for k in kinds}
     peaks: dict[str, list[int]] = {"wide": [], "long": []}
     for _ in range(repeats):
         samples["read"].append(floor_read(wide))
         samples["write"].append(floor_write(records))
+        samples["imports"].append(floor_imports(imports_only))
         samples["start-up"].append(run_check(tiny, folder / "tiny.json")[0])
         for name, path in (("wide", wide), ("long", long)):
             seconds, peak = run_check(path, out)
@@ -182,6 +209,7 @@ def measure(folder: Path, n_candidates: int, n_bars: int, repeats: int) -> dict[
         "ratios": {
             "wide_over_floors": median["wide"] / floors,
             "wide_less_start_up_over_floors": (median["wide"] - median["start-up"]) / floors,
+            "imports_share_of_budget": median["imports"] / (TARGET_OVER_FLOORS * floors),
             "long_over_wide": median["long"] / median["wide"],
             "wide_peak_over_matrix": max(peaks["wide"]) / matrix,
             "long_peak_over_matrix": max(peaks["long"]) / matrix,
@@ -206,6 +234,7 @@ def report(figures: dict[str, Any]) -> None:
     rows = [
         ("floor: pyarrow read_table of the wide file", median["read"], None),
         ("floor: json.dumps of the same records", median["write"], None),
+        ("floor: start-up of pandas + pyarrow + numba", median["imports"], None),
         ("start-up: gates check of a 1-candidate file", median["start-up"], None),
         ("gates check wide --format json > file", median["wide"], peak["wide"]),
         ("gates check long --format json > file", median["long"], peak["long"]),
@@ -218,6 +247,11 @@ def report(figures: dict[str, Any]) -> None:
         (
             "(wide - start-up) / (read + dumps floors)",
             ratios["wide_less_start_up_over_floors"],
+            None,
+        ),
+        (
+            "dependency start-up / (3 x the floors)",
+            ratios["imports_share_of_budget"],
             None,
         ),
         ("wide peak RSS / matrix", ratios["wide_peak_over_matrix"], TARGET_MEMORY_OVER_MATRIX),

@@ -80,6 +80,8 @@ def folder_path(text: str) -> Path:
 
 
 JSON_SCHEMA_VERSION = 1
+# One encoder for every record: json.dumps with an option builds a new one per call.
+_ENCODE = json.JSONEncoder(allow_nan=False).encode
 
 
 def print_json(kind: str, payload: Mapping[str, Any]) -> None:
@@ -106,11 +108,11 @@ def print_json(kind: str, payload: Mapping[str, Any]) -> None:
         if isinstance(value, list | Iterator):
             separator = "["
             for item in value:
-                write(f"{separator}\n  {json.dumps(item, allow_nan=False)}")
+                write(f"{separator}\n  {_ENCODE(item)}")
                 separator = ","
             write("[]" if separator == "[" else "\n ]")
         else:
-            write(json.dumps(value, allow_nan=False))
+            write(_ENCODE(value))
     write("\n}\n")
 
 

@@ -43,18 +43,18 @@ def load_gate_set(args: argparse.Namespace) -> tuple[EnvironmentConfig, GateSet]
 
 def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Evaluated:
     """Evaluate ``args.file`` (with ``args.regimes``), reading and evaluating on ``bars``."""
-    from autopilot.market.returns_io import ReadOptions, check_bar_spacing, read_candidates
-
     if bars is None:
         with StageBars() as own:
             return evaluate_file(args, own)
-    config, gate_set = load_gate_set(args)
-    options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
-    # numba's start-up overlaps the reading (pyarrow and numpy release the GIL). A daemon,
-    # joined only after a good read: a refused file is reported at once, not after a
-    # first-run compile of the kernels.
+    # numba's start-up overlaps the imports and the reading (LLVM, pyarrow and numpy release
+    # the GIL). A daemon, joined only after a good read: a refused file is reported at once,
+    # not after a first-run compile of the kernels.
     loading = threading.Thread(target=_load_kernels, name="autopilot-load-kernels", daemon=True)
     loading.start()
+    from autopilot.market.returns_io import ReadOptions, check_bar_spacing, read_candidates
+
+    config, gate_set = load_gate_set(args)
+    options = ReadOptions(args.date_format, args.returns_in, tuple(args.ignore_columns))
     batch = read_candidates(args.file, args.regimes, options, on_progress=bars)
     loading.join()
     if not config.irregular_bars:
@@ -69,7 +69,7 @@ def evaluate_file(args: argparse.Namespace, bars: StageBars | None = None) -> Ev
 
 
 def _load_kernels() -> None:
-    from autopilot.stats.batch import load_kernels
+    from autopilot.stats._kernels import load_kernels
 
     try:
         load_kernels()

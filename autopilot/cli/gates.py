@@ -140,13 +140,13 @@ def gates_check(args: argparse.Namespace) -> int:
     with StageBars() as bars:
         done = evaluate_file(args, bars)
         config, gate_set, batch, table = done.config, done.gate_set, done.batch, done.table
-        # Before the table is printed: reading every reason settles the outcomes (a verdict
-        # whose reason fails becomes ERROR when read; see autopilot.promotion_gate).
+        # Every output reads every reason first, which settles the outcomes (a verdict whose
+        # reason fails becomes ERROR when read; see autopilot.promotion_gate).
         n = batch.n_candidates
-        decisions = list(bars.iterate(table.iter_decisions(), "deciding", n, "candidate"))
         if args.report:
             from autopilot.report.html import write_html_report
 
+            decisions = list(bars.iterate(table.iter_decisions(), "deciding", n, "candidate"))
             write_html_report(
                 args.report,
                 decisions,
@@ -156,18 +156,18 @@ def gates_check(args: argparse.Namespace) -> int:
                 transition_window=_transition_window(gate_set),
             )
         if args.format == "json":
-            written = bars.iterate(decisions, "writing", n, "candidate")
             payload = {
                 "environment": config.environment,
                 "config_hash": gate_set.config_hash,
-                "decisions": (d.to_dict() for d in written),
+                "decisions": bars.iterate(table.records(), "writing", n, "candidate"),
             }
             print_json("verdicts", payload)
             return EXIT_OK
+        table.settle()
     print(_format_table(table))
     promotable = int(table.promotable.sum())
     print(
-        f"\n{len(decisions)} candidates, {promotable} promotable "
+        f"\n{n} candidates, {promotable} promotable "
         f"(environment {config.environment}, config {gate_set.config_hash})"
     )
     if args.report:

@@ -207,3 +207,19 @@ def transition_drawdown_columns(returns, labels, columns, first, last, window): 
         )
         drawdown[i], changes[i], missing[i] = segment_transition_drawdown(segment, lab, window)
     return drawdown, changes, missing
+
+
+def load_kernels() -> None:
+    """Load the compiled kernels for the argument types a batch passes them.
+
+    A process's first call of a numba kernel loads its machine code from numba's disk cache
+    and starts numba's runtime: about half a second, whatever the batch's size. A command
+    calls this in a thread from its start, so that time overlaps its imports and its reading
+    (numba links the machine code in LLVM, without the GIL); this module imports neither
+    pandas nor anything else the command's main thread is importing meanwhile.
+    """
+    returns = np.zeros((2, 1))
+    no_windows = np.zeros((0, 2), dtype=np.bool_)
+    fused_column_statistics(returns, no_windows, no_windows)
+    one = np.zeros(1, dtype=np.int64)
+    transition_drawdown_columns(returns, np.zeros(2, dtype=np.int64), one, one, one, 1)

@@ -22,7 +22,7 @@ from autopilot.errors import InputError
 from autopilot.stats import metrics
 from autopilot.stats._kernels import fused_column_statistics, transition_drawdown_columns
 
-__all__ = ["BatchStatistics", "CandidateBatch", "TransitionStatistics", "load_kernels"]
+__all__ = ["BatchStatistics", "CandidateBatch", "TransitionStatistics"]
 
 
 @dataclass(frozen=True)
@@ -262,20 +262,6 @@ class CandidateBatch:
             self.returns, self.regimes, columns, stats.first_live, stats.last_live, k
         )
         return TransitionStatistics(k, drawdown, n_changes, missing)
-
-
-def load_kernels() -> None:
-    """Load the compiled kernels for the argument types a batch passes them.
-
-    A process's first call of a numba kernel loads its machine code from numba's disk cache
-    and starts numba's runtime: about half a second, whatever the batch's size. A command
-    calls this in a thread while it reads its file, so that time overlaps the reading.
-    """
-    returns = np.zeros((2, 1))
-    no_windows = np.zeros((0, 2), dtype=np.bool_)
-    fused_column_statistics(returns, no_windows, no_windows)
-    one = np.zeros(1, dtype=np.int64)
-    transition_drawdown_columns(returns, np.zeros(2, dtype=np.int64), one, one, one, 1)
 
 
 def _finish_statistics(*columns: np.ndarray) -> BatchStatistics:

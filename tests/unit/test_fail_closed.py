@@ -49,6 +49,13 @@ def evaluate(gate: type[Gate], mode: str = "enforce") -> tuple[VerdictTable, lis
             d.verdicts[k].outcome for d in decisions
         ]
     assert gate_set.evaluate(batch) == decisions
+    # The columnar records and settle() of a fresh table reach the same verdicts.
+    assert list(gate_set.evaluate_arrays(batch).records()) == [d.to_dict() for d in decisions]
+    settled = gate_set.evaluate_arrays(batch)
+    settled.settle()
+    assert [c.outcomes.tolist() for c in settled.columns] == [
+        c.outcomes.tolist() for c in table.columns
+    ]
     return table, decisions
 
 
