@@ -4,6 +4,8 @@ Figures (all medians over several repeats, each timed after one untimed warm-up 
 
 * floor: ``np.sum`` over the returns matrix, the cost of reading it once from memory;
 * gates: ``GateSet.evaluate_arrays`` on a fresh :class:`~autopilot.stats.batch.CandidateBatch`;
+* gates+dicts: the same followed by ``.records()`` (the JSON-ready dicts ``gates check
+  --format json`` writes, made column by column, every reason formatted);
 * gates+records: the same followed by ``.decisions()`` (one Verdict record per gate and
   candidate, reasons formatted);
 * empyrical: ``sharpe_ratio`` + ``max_drawdown`` on the same 2-D matrix;
@@ -717,6 +719,7 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"  gates   evaluate_arrays, 1 thread   {timed(t_['gates_1_thread'])}")
     records = t_["records"]["median_s"]
     print(
+        f"  gates+dicts    .records()           {timed(t_['dicts'])}\n"
         f"  gates+records  .decisions()         {timed(t_['records'])}   "
         f"({r['records']['verdicts']:,} Verdict records; "
         f"{(records - t_['gates']['median_s']) / r['records']['verdicts'] * 1e6:.2f} us each)"
@@ -846,6 +849,7 @@ def run(n_candidates: int, n_bars: int, output: Path) -> dict[str, Any]:
         "gates": median_time(evaluate, FAST_REPEATS, make),
         "gates_1_thread": single_thread(evaluate, FAST_REPEATS, make),
         "records": median_time(lambda b: evaluate(b).decisions(), SLOW_REPEATS, make),
+        "dicts": median_time(lambda b: list(evaluate(b).records()), SLOW_REPEATS, make),
         "empyrical_sharpe": median_time(
             lambda: ep.sharpe_ratio(data.returns, annualization=PERIODS_PER_YEAR), SLOW_REPEATS
         ),
