@@ -30,15 +30,18 @@ _EXPORTS = {
     "Param": "autopilot.sdk.params",
     "PluginError": "autopilot.errors",
     "PluginLoadError": "autopilot.errors",
+    "PricePanel": "autopilot.market.prices_io",
     "ReadOptions": "autopilot.market.returns_io",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
     "Verdict": "autopilot.sdk.verdicts",
     "batch_from_frame": "autopilot.market.returns_io",
+    "check_prices": "autopilot.market.prices_io",
     "format_reason": "autopilot.sdk.verdicts",
     "hookimpl": "autopilot.hookspecs",
     "load_config": "autopilot.config",
     "read_candidates": "autopilot.market.returns_io",
+    "read_prices": "autopilot.market.prices_io",
     "threshold_result": "autopilot.sdk.gate",
 }
 
@@ -61,15 +64,18 @@ __all__ = [
     "Param",
     "PluginError",
     "PluginLoadError",
+    "PricePanel",
     "ReadOptions",
     "StateError",
     "StateLockTimeout",
     "Verdict",
     "batch_from_frame",
+    "check_prices",
     "format_reason",
     "hookimpl",
     "load_config",
     "read_candidates",
+    "read_prices",
     "threshold_result",
 ]
 
@@ -87,6 +93,7 @@ if TYPE_CHECKING:
         StateLockTimeout,
     )
     from autopilot.hookspecs import hookimpl
+    from autopilot.market.prices_io import PricePanel, check_prices, read_prices
     from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
     from autopilot.promotion_gate import GateSet
     from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result

@@ -78,6 +78,29 @@ class ParquetColumns:
         """One column as a Series (text stays text; dates stay dates)."""
         return self._read([name]).column(0).to_pandas()
 
+    def text(self, name: str) -> pd.Series:
+        """A column of ids as text exactly as stored: text as it is, whole numbers in decimal.
+
+        Raises
+        ------
+        InputError
+            When the column holds floating-point numbers (``10107.0`` is not an id as
+            written) or values of another type.
+        """
+        column = self._read([name]).column(0)
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column = pc.cast(column, kind.value_type)
+            kind = kind.value_type
+        if pa.types.is_integer(kind):
+            column = pc.cast(column, pa.string())
+        elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise InputError(
+                f"{self.path}: column {name!r} holds {kind} values; ids are text or whole "
+                f"numbers, read exactly as written: store them as text (or integers)"
+            )
+        return column.to_pandas()
+
     def numbers(self, names: list[str]) -> list[np.ndarray | None]:
         """Float64 values of plain numeric columns (NaN where empty), None for the others."""
         table = self._read(names)
