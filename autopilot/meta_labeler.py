@@ -53,6 +53,7 @@ __all__ = [
     "MetaLabelingModel",
     "load_model",
     "manifest_path",
+    "read_manifest",
     "update_current_pointer",
 ]
 
@@ -377,12 +378,14 @@ def manifest_path(model: str | Path) -> Path:
     return model.with_name(model.name + _MANIFEST_SUFFIX)
 
 
-def update_current_pointer(saved: str | Path, *, expected_sha256: str) -> Path:
+def update_current_pointer(
+    saved: str | Path, *, expected_sha256: str, folder: str | Path | None = None
+) -> Path:
     """Make a saved, validated model current: copy it to ``meta_labeler_current.joblib``.
 
-    The copy (and its manifest) land atomically in the saved model's folder. The file is
-    checked against ``expected_sha256`` first, so what becomes current is exactly the
-    model the caller validated.
+    The copy (and its manifest) land atomically in ``folder`` (by default the saved
+    model's own). The file is checked against ``expected_sha256`` first, so what becomes
+    current is exactly the model the caller validated.
 
     Returns
     -------
@@ -392,13 +395,29 @@ def update_current_pointer(saved: str | Path, *, expected_sha256: str) -> Path:
     source = Path(saved)
     data = _read_pinned(source, expected_sha256)
     manifest = _read_manifest(source, expected_sha256)
-    current = source.with_name(CURRENT_MODEL_NAME)
+    current = Path(folder if folder is not None else source.parent) / CURRENT_MODEL_NAME
     if source.resolve() != current.resolve():
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         atomic_write_bytes(manifest_path(current), text.encode(), keep_backup=False)
         atomic_write_bytes(current, data, keep_backup=False)
     logger.info("meta-labeler %s is current (%s)", source, expected_sha256[:12])
     return current
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """The manifest of a saved model, checked against the model file's bytes.
+
+    Raises
+    ------
+    StateError
+        The model or its manifest cannot be read, or the manifest describes other bytes.
+    """
+    source = Path(path)
+    try:
+        sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise StateError(f"{source}: cannot read the model: {exc.strerror or exc}") from exc
+    return _read_manifest(source, sha256)
 
 
 def load_model(path: str | Path, *, expected_sha256: str) -> MetaLabelingModel:
