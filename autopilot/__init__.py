@@ -18,6 +18,7 @@ _EXPORTS = {
     "ConfigError": "autopilot.errors",
     "Decision": "autopilot.sdk.verdicts",
     "DuplicateGateError": "autopilot.errors",
+    "DuplicateStrategyError": "autopilot.errors",
     "EvaluationContext": "autopilot.sdk.gate",
     "Gate": "autopilot.sdk.gate",
     "GateParameterError": "autopilot.errors",
@@ -33,6 +34,8 @@ _EXPORTS = {
     "ReadOptions": "autopilot.market.returns_io",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
+    "StrategyContractError": "autopilot.errors",
+    "StrategyFamily": "autopilot.sdk.family",
     "Verdict": "autopilot.sdk.verdicts",
     "batch_from_frame": "autopilot.market.returns_io",
     "format_reason": "autopilot.sdk.verdicts",
@@ -49,6 +52,7 @@ __all__ = [
     "ConfigError",
     "Decision",
     "DuplicateGateError",
+    "DuplicateStrategyError",
     "EvaluationContext",
     "Gate",
     "GateParameterError",
@@ -64,6 +68,8 @@ __all__ = [
     "ReadOptions",
     "StateError",
     "StateLockTimeout",
+    "StrategyContractError",
+    "StrategyFamily",
     "Verdict",
     "batch_from_frame",
     "format_reason",
@@ -79,16 +85,19 @@ if TYPE_CHECKING:
         AutopilotError,
         ConfigError,
         DuplicateGateError,
+        DuplicateStrategyError,
         GateParameterError,
         InputError,
         PluginError,
         PluginLoadError,
         StateError,
         StateLockTimeout,
+        StrategyContractError,
     )
     from autopilot.hookspecs import hookimpl
     from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
     from autopilot.promotion_gate import GateSet
+    from autopilot.sdk.family import StrategyFamily
     from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
     from autopilot.sdk.params import Interval, Param
     from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason
