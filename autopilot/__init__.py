@@ -18,6 +18,7 @@ _EXPORTS = {
     "ConfigError": "autopilot.errors",
     "Decision": "autopilot.sdk.verdicts",
     "DuplicateGateError": "autopilot.errors",
+    "DuplicateStrategyError": "autopilot.errors",
     "EvaluationContext": "autopilot.sdk.gate",
     "Gate": "autopilot.sdk.gate",
     "GateParameterError": "autopilot.errors",
@@ -34,6 +35,8 @@ _EXPORTS = {
     "ReadOptions": "autopilot.market.returns_io",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
+    "StrategyContractError": "autopilot.errors",
+    "StrategyFamily": "autopilot.sdk.family",
     "Verdict": "autopilot.sdk.verdicts",
     "batch_from_frame": "autopilot.market.returns_io",
     "check_prices": "autopilot.market.prices_io",
@@ -52,6 +55,7 @@ __all__ = [
     "ConfigError",
     "Decision",
     "DuplicateGateError",
+    "DuplicateStrategyError",
     "EvaluationContext",
     "Gate",
     "GateParameterError",
@@ -68,6 +72,8 @@ __all__ = [
     "ReadOptions",
     "StateError",
     "StateLockTimeout",
+    "StrategyContractError",
+    "StrategyFamily",
     "Verdict",
     "batch_from_frame",
     "check_prices",
@@ -85,17 +91,20 @@ if TYPE_CHECKING:
         AutopilotError,
         ConfigError,
         DuplicateGateError,
+        DuplicateStrategyError,
         GateParameterError,
         InputError,
         PluginError,
         PluginLoadError,
         StateError,
         StateLockTimeout,
+        StrategyContractError,
     )
     from autopilot.hookspecs import hookimpl
     from autopilot.market.prices_io import PricePanel, check_prices, read_prices
     from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
     from autopilot.promotion_gate import GateSet
+    from autopilot.sdk.family import StrategyFamily
     from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
     from autopilot.sdk.params import Interval, Param
     from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason
