@@ -31,6 +31,7 @@ _EXPORTS = {
     "Param": "autopilot.sdk.params",
     "PluginError": "autopilot.errors",
     "PluginLoadError": "autopilot.errors",
+    "PricePanel": "autopilot.market.prices_io",
     "ReadOptions": "autopilot.market.returns_io",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
@@ -38,10 +39,12 @@ _EXPORTS = {
     "StrategyFamily": "autopilot.sdk.family",
     "Verdict": "autopilot.sdk.verdicts",
     "batch_from_frame": "autopilot.market.returns_io",
+    "check_prices": "autopilot.market.prices_io",
     "format_reason": "autopilot.sdk.verdicts",
     "hookimpl": "autopilot.hookspecs",
     "load_config": "autopilot.config",
     "read_candidates": "autopilot.market.returns_io",
+    "read_prices": "autopilot.market.prices_io",
     "threshold_result": "autopilot.sdk.gate",
 }
 
@@ -65,6 +68,7 @@ __all__ = [
     "Param",
     "PluginError",
     "PluginLoadError",
+    "PricePanel",
     "ReadOptions",
     "StateError",
     "StateLockTimeout",
@@ -72,10 +76,12 @@ __all__ = [
     "StrategyFamily",
     "Verdict",
     "batch_from_frame",
+    "check_prices",
     "format_reason",
     "hookimpl",
     "load_config",
     "read_candidates",
+    "read_prices",
     "threshold_result",
 ]
 
@@ -95,6 +101,7 @@ if TYPE_CHECKING:
         StrategyContractError,
     )
     from autopilot.hookspecs import hookimpl
+    from autopilot.market.prices_io import PricePanel, check_prices, read_prices
     from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
     from autopilot.promotion_gate import GateSet
     from autopilot.sdk.family import StrategyFamily
