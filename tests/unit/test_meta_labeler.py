@@ -69,7 +69,9 @@ def test_the_tuned_threshold_is_the_one_scikit_learn_chooses_on_the_purged_folds
 
     features, labels, starts, ends, _ = events()
     folds = list(PurgedKFold(4, 5).split(starts, ends))
-    reference = TunedThresholdClassifierCV(LogisticRegression(), scoring="f1", cv=folds)
+    reference = TunedThresholdClassifierCV(
+        LogisticRegression(), scoring="balanced_accuracy", cv=folds
+    )
     reference.fit(features, labels)
     assert tuned.confidence_threshold_ == pytest.approx(reference.best_threshold_)
 
