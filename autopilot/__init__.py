@@ -18,6 +18,7 @@ _EXPORTS = {
     "ConfigError": "autopilot.errors",
     "Decision": "autopilot.sdk.verdicts",
     "DuplicateGateError": "autopilot.errors",
+    "DuplicateStrategyError": "autopilot.errors",
     "EvaluationContext": "autopilot.sdk.gate",
     "Gate": "autopilot.sdk.gate",
     "GateParameterError": "autopilot.errors",
@@ -30,15 +31,20 @@ _EXPORTS = {
     "Param": "autopilot.sdk.params",
     "PluginError": "autopilot.errors",
     "PluginLoadError": "autopilot.errors",
+    "PricePanel": "autopilot.market.prices_io",
     "ReadOptions": "autopilot.market.returns_io",
     "StateError": "autopilot.errors",
     "StateLockTimeout": "autopilot.errors",
+    "StrategyContractError": "autopilot.errors",
+    "StrategyFamily": "autopilot.sdk.family",
     "Verdict": "autopilot.sdk.verdicts",
     "batch_from_frame": "autopilot.market.returns_io",
+    "check_prices": "autopilot.market.prices_io",
     "format_reason": "autopilot.sdk.verdicts",
     "hookimpl": "autopilot.hookspecs",
     "load_config": "autopilot.config",
     "read_candidates": "autopilot.market.returns_io",
+    "read_prices": "autopilot.market.prices_io",
     "threshold_result": "autopilot.sdk.gate",
 }
 
@@ -49,6 +55,7 @@ __all__ = [
     "ConfigError",
     "Decision",
     "DuplicateGateError",
+    "DuplicateStrategyError",
     "EvaluationContext",
     "Gate",
     "GateParameterError",
@@ -61,15 +68,20 @@ __all__ = [
     "Param",
     "PluginError",
     "PluginLoadError",
+    "PricePanel",
     "ReadOptions",
     "StateError",
     "StateLockTimeout",
+    "StrategyContractError",
+    "StrategyFamily",
     "Verdict",
     "batch_from_frame",
+    "check_prices",
     "format_reason",
     "hookimpl",
     "load_config",
     "read_candidates",
+    "read_prices",
     "threshold_result",
 ]
 
@@ -79,16 +91,20 @@ if TYPE_CHECKING:
         AutopilotError,
         ConfigError,
         DuplicateGateError,
+        DuplicateStrategyError,
         GateParameterError,
         InputError,
         PluginError,
         PluginLoadError,
         StateError,
         StateLockTimeout,
+        StrategyContractError,
     )
     from autopilot.hookspecs import hookimpl
+    from autopilot.market.prices_io import PricePanel, check_prices, read_prices
     from autopilot.market.returns_io import ReadOptions, batch_from_frame, read_candidates
     from autopilot.promotion_gate import GateSet
+    from autopilot.sdk.family import StrategyFamily
     from autopilot.sdk.gate import EvaluationContext, Gate, GateResult, threshold_result
     from autopilot.sdk.params import Interval, Param
     from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict, format_reason

@@ -47,6 +47,13 @@ Schema::
     regimes:                    # optional; the volatility rule with its defaults when absent
       model: gaussian_mixture   # volatility | gaussian_mixture
       params: {states: 2, refit_every: 63, min_train: 504}
+    strategies:
+      families:                 # family name, as registered by a plugin -> its grid
+        tsmom: {lookback: [21, 63], skip: 0}   # a list is a grid axis, a scalar fixed
+        low_vol: {enabled: false}              # drops a family inherited from the base
+
+Parameter values are checked against the family's declared constraints when the grid is
+expanded (:mod:`autopilot.strategies.grid`), naming the file that set them.
 """
 
 from __future__ import annotations
@@ -109,7 +116,9 @@ _TOP_LEVEL = {
     "gates",
     "registry",
     "regimes",
+    "strategies",
 }
+_STRATEGIES_KEYS = {"families"}
 _GATE_KEYS = {"mode", "enabled", "params"}
 _REGIMES_KEYS = {"model", "params"}
 _REGISTRY_KEYS = {"promotion_grace_cycles", "max_active", "rank_by"}
@@ -178,6 +187,9 @@ class EnvironmentConfig:
     gates: tuple[GateSpec, ...] = ()
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     regimes: RegimeSettings = field(default_factory=RegimeSettings)
+    strategies: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     sources: tuple[str, ...] = ()
     origins: Mapping[tuple[str, ...], str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -223,6 +235,11 @@ class EnvironmentConfig:
                 "rank_by": self.registry.rank_by,
             },
             "regimes": self.regimes.to_dict(),
+            **(
+                {"strategies": {"families": {k: dict(v) for k, v in self.strategies.items()}}}
+                if self.strategies
+                else {}
+            ),
         }
 
 
@@ -359,6 +376,63 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
         _check_registry(path, data["registry"])
     if "regimes" in data:
         _check_regimes(path, data["regimes"])
+    if "strategies" in data:
+        _check_strategies(path, data["strategies"])
+
+
+def _check_strategies(path: Path, strategies: Any) -> None:
+    if not isinstance(strategies, dict):
+        raise _fail(
+            path,
+            "strategies",
+            f"must be a mapping, was {strategies!r}",
+            "Write e.g. `strategies: {families: {tsmom: {lookback: [21, 63]}}}`.",
+        )
+    _check_unknown(path, "strategies", strategies, _STRATEGIES_KEYS)
+    families = strategies.get("families", {})
+    if not isinstance(families, dict):
+        raise _fail(
+            path,
+            "strategies.families",
+            f"must be a mapping of family name to grid, was {families!r}",
+            "Write e.g. `families: {tsmom: {lookback: [21, 63]}}`.",
+        )
+    for name, grid in families.items():
+        key = f"strategies.families.{name}"
+        if not isinstance(grid, dict):
+            raise _fail(
+                path,
+                key,
+                f"must be a mapping of parameter to values, was {grid!r}",
+                f"Write e.g. `{name}: {{lookback: [21, 63]}}`; `{name}: {{}}` uses the "
+                f"family's default grid; `{name}: {{enabled: false}}` drops it.",
+            )
+        if "enabled" in grid and not isinstance(grid["enabled"], bool):
+            raise _fail(
+                path,
+                f"{key}.enabled",
+                f"must be true or false, was {grid['enabled']!r}",
+                "Use `enabled: false` to drop a family inherited from the base file.",
+            )
+        for param, values in grid.items():
+            if param == "enabled":
+                continue
+            if isinstance(values, list) and not values:
+                raise _fail(
+                    path,
+                    f"{key}.{param}",
+                    "is an empty list",
+                    "List at least one value, or remove the key for the family's default.",
+                )
+            items = values if isinstance(values, list) else [values]
+            bad = [v for v in items if not isinstance(v, bool | int | float | str)]
+            if bad:
+                raise _fail(
+                    path,
+                    f"{key}.{param}",
+                    f"must be a value or a list of values, was {values!r}",
+                    f"Write e.g. `{param}: [21, 63]` or `{param}: 21`.",
+                )
 
 
 def _check_gates(path: Path, gates: Any) -> None:
@@ -807,6 +881,14 @@ def _build(
             )
         )
     registry = data.get("registry", {})
+    families = data.get("strategies", {}).get("families", {})
+    strategies = MappingProxyType(
+        {
+            str(name): MappingProxyType({k: v for k, v in grid.items() if k != "enabled"})
+            for name, grid in families.items()
+            if grid.get("enabled", True)
+        }
+    )
     return EnvironmentConfig(
         environment=data["environment"],
         periods_per_year=data["periods_per_year"],
@@ -822,6 +904,7 @@ def _build(
             rank_by=registry.get("rank_by"),
         ),
         regimes=_regime_settings(data, path, origins),
+        strategies=strategies,
         sources=sources,
         origins=MappingProxyType(origins),
     )

@@ -5,11 +5,13 @@ message that names the file, key or candidate at fault and says how to fix it::
 
     AutopilotError
     ├── ConfigError                YAML gate sets and their values
-    │   └── GateParameterError     a gate's parameter fails its declared constraint
+    │   └── GateParameterError     a gate's or strategy family's parameter fails its constraint
     ├── InputError                 returns, regime and price files
     ├── PluginError                discovering, importing and registering plugins
     │   ├── PluginLoadError        a plugin is missing, fails to import or its hook raises
-    │   └── DuplicateGateError     two plugins offer a gate of the same name
+    │   ├── DuplicateGateError     two plugins offer a gate of the same name
+    │   ├── DuplicateStrategyError two plugins offer a strategy family of the same name
+    │   └── StrategyContractError  a family's positions break the contract
     └── StateError                 state files that cannot be loaded or written safely
         └── StateLockTimeout       another process holds the state lock too long
 
@@ -25,12 +27,14 @@ __all__ = [
     "AutopilotError",
     "ConfigError",
     "DuplicateGateError",
+    "DuplicateStrategyError",
     "GateParameterError",
     "InputError",
     "PluginError",
     "PluginLoadError",
     "StateError",
     "StateLockTimeout",
+    "StrategyContractError",
 ]
 
 
@@ -61,7 +65,7 @@ class InputError(AutopilotError, ValueError):
 
 
 class PluginError(AutopilotError):
-    """A gate plugin could not be discovered, loaded or registered."""
+    """A gate or strategy plugin could not be discovered, loaded or registered."""
 
 
 class PluginLoadError(PluginError):
@@ -70,6 +74,14 @@ class PluginLoadError(PluginError):
 
 class DuplicateGateError(PluginError):
     """Two plugins register gates with the same name."""
+
+
+class DuplicateStrategyError(PluginError):
+    """Two plugins register strategy families with the same name."""
+
+
+class StrategyContractError(PluginError):
+    """A strategy family returned positions that break the contract (shape, type, weights)."""
 
 
 class StateError(AutopilotError):

@@ -22,7 +22,17 @@ from types import FrameType
 from typing import Any
 
 from autopilot import __version__
-from autopilot.cli import config, example, gates, init, paper, registry
+from autopilot.cli import (
+    candidates,
+    config,
+    data,
+    example,
+    gates,
+    init,
+    model,
+    paper,
+    registry,
+)
 from autopilot.cli._common import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -56,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "when it holds the environment, else the defaults shipped with autopilot)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (init, gates, registry, paper, config, example):
+    for group in (init, gates, registry, paper, candidates, model, config, data, example):
         group.add_commands(commands)
     return parser
 

@@ -1,5 +1,6 @@
-"""Columns of a returns file read straight from Parquet, without a DataFrame in between.
+"""Columns of a Parquet file read straight from it, without a DataFrame in between.
 
+The returns reader and the price reader open Parquet files through :class:`ParquetColumns`.
 A wide file of 10,000 candidates is read a block of columns at a time into the matrix (a
 DataFrame of 10,000 columns would cost several times the file); a long file's ids and
 text dates are read dictionary-encoded, so each distinct value is converted once.
@@ -19,24 +20,29 @@ import pyarrow.parquet as pq
 from autopilot.errors import InputError
 from autopilot.market._returns_assembly import (
     LONG_GROUP_ROWS,
-    Factorized,
     LongGroup,
     LongGroups,
     WideColumns,
-    refuse_empty,
-    refuse_repeated_names,
 )
+from autopilot.market._tables import Factorized, refuse_empty, refuse_repeated_names
 
-__all__ = ["ParquetReturns"]
+__all__ = ["RETURNS_LAYOUT", "ParquetColumns"]
+
+# The columns of a returns file's layouts: a saved index of one of these names is data.
+RETURNS_LAYOUT = ("date", "strategy_id", "regime")
 
 
-class ParquetReturns:
-    """A Parquet returns file, opened once; its columns read on demand.
+class ParquetColumns:
+    """A Parquet file (returns or prices), opened once; its columns read on demand.
 
     Parameters
     ----------
     path : Path
         The file.
+    layout : tuple of str
+        The names of the columns its layouts define: a DataFrame index saved into the file
+        under one of these names (a ``date`` index) is that column, any other saved index
+        is left out.
 
     Raises
     ------
@@ -44,7 +50,7 @@ class ParquetReturns:
         When the file cannot be read, has repeated column names or no rows.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, layout: tuple[str, ...] = RETURNS_LAYOUT) -> None:
         self.path = path
         try:
             self._file = pq.ParquetFile(path)
@@ -55,8 +61,8 @@ class ParquetReturns:
         # declares an index (pandas reads it back as the index, not as data); a declared
         # index named like a layout column (date, strategy_id, regime) is that column.
         declared = (schema.pandas_metadata or {}).get("index_columns", [])
-        layout = ("date", "strategy_id", "regime")  # a saved index of these is data
         index = {n for n in declared if isinstance(n, str) and n.strip() not in layout}
+        self.saved_index = sorted(index)
         self.names = [str(n).strip() for n in schema.names if n not in index]
         refuse_repeated_names(path, self.names)
         self._stored = {str(n).strip(): n for n in schema.names if n not in index}
@@ -71,6 +77,29 @@ class ParquetReturns:
     def column(self, name: str) -> pd.Series:
         """One column as a Series (text stays text; dates stay dates)."""
         return self._read([name]).column(0).to_pandas()
+
+    def text(self, name: str) -> pd.Series:
+        """A column of ids as text exactly as stored: text as it is, whole numbers in decimal.
+
+        Raises
+        ------
+        InputError
+            When the column holds floating-point numbers (``10107.0`` is not an id as
+            written) or values of another type.
+        """
+        column = self._read([name]).column(0)
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column = pc.cast(column, kind.value_type)
+            kind = kind.value_type
+        if pa.types.is_integer(kind):
+            column = pc.cast(column, pa.string())
+        elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise InputError(
+                f"{self.path}: column {name!r} holds {kind} values; ids are text or whole "
+                f"numbers, read exactly as written: store them as text (or integers)"
+            )
+        return column.to_pandas()
 
     def numbers(self, names: list[str]) -> list[np.ndarray | None]:
         """Float64 values of plain numeric columns (NaN where empty), None for the others."""

@@ -9,9 +9,6 @@ costs a few passes over its matrix, never a Python loop per cell.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +17,19 @@ import numpy as np
 import pandas as pd
 
 from autopilot.errors import InputError
+from autopilot.market._tables import (
+    Factorized,
+    parse_dates,
+    parse_distinct_dates,
+    parse_numbers,
+    refuse_empty,
+    saved_index_columns,
+)
 from autopilot.stats.batch import CandidateBatch
 from autopilot.stats.metrics import MISSING_REGIME
 
 __all__ = [
     "LONG_GROUP_ROWS",
-    "Factorized",
     "LongGroup",
     "LongGroups",
     "Progress",
@@ -36,12 +40,8 @@ __all__ = [
     "frame_columns",
     "frame_groups",
     "no_progress",
-    "parse_dates",
-    "refuse_empty",
-    "refuse_repeated_names",
 ]
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 # A column is taken for percent or prices when this share of its values exceed 1 in size:
 # a simple return beyond +-100 % in one bar is rare; in percent or prices it is the rule.
 _LARGE_SHARE = 0.05
@@ -57,108 +57,6 @@ Progress = Callable[[str, int, int], None]
 def no_progress(stage: str, done: int, total: int) -> None:
     """The default progress callback: report nothing."""
     return None
-
-
-@dataclass(frozen=True)
-class Factorized:
-    """A column as codes into its distinct values (``-1`` where a cell is empty).
-
-    Attributes
-    ----------
-    codes : ndarray of int
-        One code per row.
-    values : Series
-        The distinct raw values, in order of first appearance for ids.
-    """
-
-    codes: np.ndarray
-    values: pd.Series
-
-    @classmethod
-    def of(cls, column: pd.Series) -> Factorized:
-        """Factorize a column (hashing; a long file repeats each value many times)."""
-        codes, distinct = pd.factorize(column)
-        return cls(np.asarray(codes), pd.Series(distinct))
-
-    def first_row(self, code: int) -> int:
-        """The first row holding ``code`` (used to name the row of a refused value)."""
-        return int(np.flatnonzero(self.codes == code)[0])
-
-
-def refuse_repeated_names(path: Path, names: Iterable[str]) -> None:
-    """Refuse a file whose column names (stripped) repeat: which copy is data is unknown."""
-    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
-    if repeated:
-        raise InputError(
-            f"{path}: column name(s) {repeated} appear more than once; which one holds the "
-            f"data cannot be known: rename or remove the copies"
-        )
-
-
-def refuse_empty(path: Path, n_rows: int) -> None:
-    """Refuse a file without data rows."""
-    if n_rows == 0:
-        raise InputError(f"{path}: the file holds no rows")
-
-
-# --------------------------------------------------------------------------- dates
-
-
-def parse_dates(path: Path, values: pd.Series, date_format: str | None) -> pd.DatetimeIndex:
-    """Dates exactly as written: real dates, ISO text, or text in the format given."""
-    dates = Factorized.of(values)
-    empty = np.flatnonzero(dates.codes < 0)
-    parsed = _parse_distinct_dates(
-        path, dates.values, dates.first_row, int(empty[0]) if empty.size else None, date_format
-    )
-    return pd.DatetimeIndex(parsed.to_numpy()[dates.codes])
-
-
-def _parse_distinct_dates(
-    path: Path,
-    distinct: pd.Series,
-    first_row: Callable[[int], int],
-    empty_row: int | None,
-    date_format: str | None,
-) -> pd.DatetimeIndex:
-    """Parse each distinct date once; a refused value is named with its first row.
-
-    ``first_row(k)`` is the first data row holding ``distinct[k]``; ``empty_row`` the first
-    row without a date, if any.
-    """
-    if pd.api.types.is_datetime64_any_dtype(distinct):
-        parsed = pd.DatetimeIndex(distinct)
-        if parsed.tz is not None:
-            parsed = parsed.tz_convert("UTC").tz_localize(None)
-    elif len(distinct) and distinct.map(lambda v: isinstance(v, dt.date)).all():
-        parsed = pd.DatetimeIndex(pd.to_datetime(distinct, errors="coerce"))  # date32 values
-    else:
-        text = distinct.astype(str).str.strip()
-        if date_format is None:
-            iso = text.str.fullmatch(_ISO_DATE.pattern).to_numpy(dtype=bool)
-            if not iso.all():
-                code = int(np.flatnonzero(~iso)[0])
-                raise InputError(
-                    f"{path}: column 'date', row {first_row(code) + 2}: "
-                    f"{str(distinct.iloc[code])!r} is not an ISO date (YYYY-MM-DD); dates are "
-                    f"never guessed: give their format, e.g. --date-format %d/%m/%Y or "
-                    f"--date-format %Y%m%d"
-                )
-            parsed = pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601", errors="coerce"))
-        else:
-            parsed = pd.DatetimeIndex(pd.to_datetime(text, format=date_format, errors="coerce"))
-    if empty_row is not None:
-        raise InputError(
-            f"{path}: column 'date', row {empty_row + 2}: empty; every row needs a date"
-        )
-    if parsed.isna().any():
-        code = int(np.flatnonzero(parsed.isna())[0])
-        expected = f"in the format {date_format!r}" if date_format else "a valid date"
-        raise InputError(
-            f"{path}: column 'date', row {first_row(code) + 2}: "
-            f"{str(distinct.iloc[code])!r} is not {expected}"
-        )
-    return parsed
 
 
 # --------------------------------------------------------------------------- returns
@@ -190,30 +88,19 @@ def _numbers(path: Path, values: pd.Series | np.ndarray, where: Callable[[int], 
     """Cells as float64 (NaN where empty); a cell that is not a number is refused."""
     if isinstance(values, np.ndarray):  # from a column typed as float64: nothing to parse
         return values
-    flags = _true_false_cells(values)
-    if flags.any():
+    cells = parse_numbers(values)
+    if cells.true_false.any():
         raise InputError(
-            f"{path}: {where(int(np.flatnonzero(flags)[0]))}: a true/false value, not a "
-            f"return; name the column in --ignore-columns if it is not a candidate"
+            f"{path}: {where(int(np.flatnonzero(cells.true_false)[0]))}: a true/false value, "
+            f"not a return; name the column in --ignore-columns if it is not a candidate"
         )
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() & values.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    if cells.not_number.any():
+        row = int(np.flatnonzero(cells.not_number)[0])
         raise InputError(
             f"{path}: {where(row)}: return {values.iloc[row]!r} is not a number; "
             f"write simple returns such as 0.012 (leave the row out where not live)"
         )
-    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _true_false_cells(values: pd.Series) -> np.ndarray:
-    """Cells holding a bool (pandas turns them into 1.0 and 0.0 when it parses numbers)."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.notna().to_numpy(dtype=bool)
-    if values.dtype != object:
-        return np.zeros(len(values), dtype=bool)
-    return values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    return cells.values
 
 
 def _large_share(values: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -297,9 +184,7 @@ def assemble_wide(
     strategies = [c for c in source.names if c not in ("date", "regime")]
     if not strategies:
         raise InputError(f"{path}: no strategy columns besides 'date'")
-    index_like = [
-        c for c in strategies if c.startswith(("Unnamed:", "__index_level_")) or c in ("", "index")
-    ]
+    index_like = saved_index_columns(strategies)
     if index_like:
         raise InputError(
             f"{path}: column {index_like[0]!r} looks like a saved index (pandas writes one "
@@ -502,7 +387,7 @@ def _index_long(
                 return group.start + group.dates.first_row(int(hit[0]))
         raise AssertionError(f"{value!r} was read in the first pass")
 
-    parsed = _parse_distinct_dates(path, distinct, first_row, empty_date, date_format)
+    parsed = parse_distinct_dates(path, distinct, first_row, empty_date, date_format)
     all_dates, row_of_date = np.unique(parsed.to_numpy(), return_inverse=True)
     regime_names = regime_code_of = None
     if raw_regimes:

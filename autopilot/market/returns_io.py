@@ -23,8 +23,6 @@ Nothing is guessed either (:class:`ReadOptions` states the intent when a file ne
 
 from __future__ import annotations
 
-import csv
-import gzip
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +41,12 @@ from autopilot.market._returns_assembly import (
     frame_columns,
     frame_groups,
     no_progress,
+)
+from autopilot.market._tables import (
+    check_ignored,
+    is_parquet,
     parse_dates,
-    refuse_empty,
+    read_frame,
     refuse_repeated_names,
 )
 from autopilot.sdk.params import Param
@@ -65,11 +67,6 @@ _LONG_COLUMNS = ("strategy_id", "date", "return")
 # Columns of identifiers, read from CSV as the text written: a ticker NA stays "NA" and a
 # permno 007 stays "007" (pandas would read them as missing and as the number 7).
 _ID_COLUMNS = ("strategy_id", "security_id")
-# pandas' documented default missing-value markers, kept for every other CSV column.
-_MISSING_MARKERS = (
-    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND"),
-    *("1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
-)
 
 
 @dataclass(frozen=True)
@@ -99,54 +96,7 @@ class ReadOptions:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a Parquet or CSV file, with errors that name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    try:
-        if _is_parquet(path):
-            frame = pd.read_parquet(path)
-        elif _is_csv(path):
-            frame = _read_csv(path)
-        else:
-            raise InputError(f"{path}: unsupported file type; use .parquet or .csv")
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from exc
-    names = _csv_header(path) if _is_csv(path) else frame.columns
-    refuse_repeated_names(path, [str(c).strip() for c in names])
-    frame.columns = [str(c).strip() for c in frame.columns]
-    refuse_empty(path, len(frame))
-    return frame
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    header = _csv_header(path)
-    ids = [c for c in header if c.strip() in _ID_COLUMNS]
-    frame = pd.read_csv(
-        path,
-        dtype=dict.fromkeys(ids, str),
-        keep_default_na=False,
-        na_values={c: list(_MISSING_MARKERS) for c in header if c not in ids},
-    )
-    for column in ids:  # only an empty id cell is missing
-        frame[column] = frame[column].mask(frame[column].str.strip() == "")
-    return frame
-
-
-def _is_parquet(path: Path) -> bool:
-    return "".join(path.suffixes[-2:]).lower().endswith((".parquet", ".pq"))
-
-
-def _is_csv(path: Path) -> bool:
-    return "".join(path.suffixes[-2:]).lower().endswith((".csv", ".csv.gz"))
-
-
-def _csv_header(path: Path) -> list[str]:
-    """The header of a CSV file as written (pandas renames a repeated name to ``name.1``)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", newline="") as handle:
-        return next(csv.reader(handle), [])
+    return read_frame(Path(path), _ID_COLUMNS)
 
 
 def read_candidates(
@@ -177,7 +127,7 @@ def read_candidates(
     """
     path = Path(path)
     options = options or ReadOptions()
-    if _is_parquet(path) and path.exists():
+    if is_parquet(path) and path.exists():
         batch = _read_parquet(path, options, on_progress)
     else:
         batch = batch_from_frame(read_table(path), options, source=path)
@@ -189,9 +139,9 @@ def read_candidates(
 
 def _read_parquet(path: Path, options: ReadOptions, on_progress: Progress) -> CandidateBatch:
     # Imported here: pyarrow is needed only by this path.
-    from autopilot.market._parquet_columns import ParquetReturns
+    from autopilot.market._parquet_columns import ParquetColumns
 
-    source = ParquetReturns(path)
+    source = ParquetColumns(path)
     _check_ignored(path, source.names, options)
     names = [n for n in source.names if n not in options.ignore_columns]
     return _assemble(path, names, source.long, lambda: source.wide(names), options, on_progress)
@@ -270,9 +220,7 @@ def batch_from_frame(
 
 
 def _check_ignored(path: Path, names: list[str], options: ReadOptions) -> None:
-    missing = [c for c in options.ignore_columns if c not in names]
-    if missing:
-        raise InputError(f"{path}: --ignore-columns names {missing}, which the data does not have")
+    check_ignored(path, names, options.ignore_columns)
 
 
 def _is_long(names: list[str]) -> bool:

@@ -206,11 +206,16 @@ class Param:
             return int(value)
         return value
 
-    def check(self, gate: str, key: str, value: Any) -> Any:
-        """Return ``value`` converted to the declared kind, or raise GateParameterError."""
+    def check(self, gate: str, key: str, value: Any, *, owner: str = "gate") -> Any:
+        """Return ``value`` converted to the declared kind, or raise GateParameterError.
+
+        ``owner`` names what declares the parameter in the message (``gate``, ``family``).
+        """
         problem = self.violation(value)
         if problem is not None:
-            raise GateParameterError(f"The '{key}' parameter of gate '{gate}' {problem}.", key=key)
+            raise GateParameterError(
+                f"The '{key}' parameter of {owner} '{gate}' {problem}.", key=key
+            )
         return self.convert(value)
 
     def describe(self) -> str:
@@ -225,9 +230,12 @@ class Param:
 
 
 def validate_params(
-    gate: str, declared: Mapping[str, Param], given: Mapping[str, Any]
+    gate: str, declared: Mapping[str, Param], given: Mapping[str, Any], *, owner: str = "gate"
 ) -> Mapping[str, Any]:
     """Validate ``given`` against ``declared`` and fill in defaults.
+
+    The same constraints serve gates and strategy families; ``owner`` (``"gate"`` or
+    ``"family"``) names which in the messages.
 
     Returns
     -------
@@ -244,17 +252,18 @@ def validate_params(
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
         raise GateParameterError(
-            f"Gate '{gate}' has no parameter {', '.join(repr(k) for k in unknown)}; "
+            f"{owner.capitalize()} '{gate}' has no parameter "
+            f"{', '.join(repr(k) for k in unknown)}; "
             f"its parameters are: {known}.",
             key=unknown[0],
         )
     resolved: dict[str, Any] = {}
     for key, param in declared.items():
         if key in given:
-            resolved[key] = param.check(gate, key, given[key])
+            resolved[key] = param.check(gate, key, given[key], owner=owner)
         elif param.required:
             raise GateParameterError(
-                f"The '{key}' parameter of gate '{gate}' is required ({param.describe()}).",
+                f"The '{key}' parameter of {owner} '{gate}' is required ({param.describe()}).",
                 key=key,
             )
         else:

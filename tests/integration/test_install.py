@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the build reads; the rest of the checkout (tests, bench, .venv) stays out of the copy.
-BUILD_INPUTS = ("pyproject.toml", "README.md", "autopilot", "gates", "configs")
+BUILD_INPUTS = ("pyproject.toml", "README.md", "autopilot", "gates", "strategies", "configs")
 # The files of a source folder that belong in the wheel (caches and numba indexes do not).
 SHIPPED_SUFFIXES = (".py", ".gz", ".yaml", ".typed")
 BUILTIN_GATES = {
@@ -92,7 +92,11 @@ def _run(venv: Path, args: list[str], cwd: Path, **variables: str) -> subprocess
 
 def test_the_wheel_holds_every_source_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    packages = (("autopilot", "autopilot"), ("gates", "autopilot_gates"))
+    packages = (
+        ("autopilot", "autopilot"),
+        ("gates", "autopilot_gates"),
+        ("strategies", "autopilot_strategies"),
+    )
     for folder, package in (*packages, ("configs", "autopilot/configs")):
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and path.name.endswith(SHIPPED_SUFFIXES):
@@ -101,15 +105,22 @@ def test_the_wheel_holds_every_source_file(wheel):
                 shipped = f"{package}/{path.relative_to(ROOT / folder).as_posix()}"
                 assert shipped in names, f"{shipped} is missing from {wheel.name}"
     top_level = {name.split("/")[0] for name in names}
-    assert top_level == {"autopilot", "autopilot_gates", "strategy_autopilot-0.1.0.dist-info"}
+    assert top_level == {
+        "autopilot",
+        "autopilot_gates",
+        "autopilot_strategies",
+        "strategy_autopilot-0.1.0.dist-info",
+    }
 
 
 def test_no_top_level_gates_package_is_installed(venv, tmp_path):
     site = _site_packages(venv)
     assert not (site / "gates").exists() and not (site / "gates.py").exists()
+    assert not (site / "strategies").exists()
     assert sorted(p.name for p in site.iterdir() if not p.name.endswith(".pth")) == [
         "autopilot",
         "autopilot_gates",
+        "autopilot_strategies",
         "strategy_autopilot-0.1.0.dist-info",
     ]
     probe = "import importlib.util; print(importlib.util.find_spec('gates'))"

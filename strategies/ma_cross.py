@@ -1,0 +1,47 @@
+"""Family ``ma_cross``: moving-average crossover, fast simple average against slow."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autopilot import hookimpl
+from autopilot.sdk.family import StrategyFamily
+from autopilot.sdk.params import Interval, Param
+from autopilot.strategies.rolling import equal_weights, rolling_mean
+
+
+class MovingAverageCrossover(StrategyFamily):
+    """Long (short) while the ``fast``-bar mean close is above (below) the ``slow``-bar one.
+
+    Weights are ``sign / N_live`` over the securities with ``slow`` prices at ``t``.
+    """
+
+    name = "ma_cross"
+    description = "sign of the fast minus the slow simple moving average of the close"
+    parameters = {
+        "fast": Param(int, interval=Interval(1, None), doc="bars of the fast average"),
+        "slow": Param(int, interval=Interval(2, None), doc="bars of the slow average"),
+        "long_only": Param(bool, default=False, doc="hold 0 instead of a short"),
+    }
+    default_grid = {"fast": (5, 10, 20, 50), "slow": (100, 150, 200, 250)}
+
+    def check_params(self) -> str | None:
+        """``fast`` must be below ``slow``."""
+        if self.params["fast"] >= self.params["slow"]:
+            return f"need fast < slow, were fast={self.params['fast']}, slow={self.params['slow']}"
+        return None
+
+    def positions(self, close: np.ndarray) -> np.ndarray:
+        """``sign(mean_fast - mean_slow) / N_live``."""
+        fast = rolling_mean(close, self.params["fast"])
+        slow = rolling_mean(close, self.params["slow"])
+        signal = np.sign(fast - slow)
+        if self.params["long_only"]:
+            signal = np.where(signal < 0, 0.0, signal)
+        return equal_weights(signal, close)
+
+
+@hookimpl
+def autopilot_register_strategies() -> list[type[StrategyFamily]]:
+    """Offer the ``ma_cross`` family."""
+    return [MovingAverageCrossover]

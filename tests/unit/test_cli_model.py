@@ -1,0 +1,79 @@
+"""`autopilot model show` and `model use`: manifests, validation, the current model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from autopilot import cli
+from autopilot.meta_labeler import CURRENT_MODEL_NAME, MetaLabelingModel, load_model, manifest_path
+
+
+@pytest.fixture(scope="module")
+def model() -> MetaLabelingModel:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 2))
+    labels = (x[:, 0] + rng.normal(0, 0.5, 300) > 0).astype(int)
+    starts = np.arange(300) * 3
+    return MetaLabelingModel(LogisticRegression(), n_splits=3).fit(
+        pd.DataFrame(x, columns=["a", "b"]), labels, starts=starts, ends=starts + 2
+    )
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", "--state-dir", "state"]) == 0
+    return tmp_path / "state"
+
+
+def test_use_validates_then_makes_the_model_current_and_show_reads_it(model, state, capsys):
+    saved = state.parent / "candidate.joblib"
+    model.save(saved)
+    assert cli.main(["model", "use", str(saved)]) == 0
+    current = state / "models" / CURRENT_MODEL_NAME
+    assert current.read_bytes() == saved.read_bytes()
+    capsys.readouterr()
+    assert cli.main(["model", "show", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["kind"] == "meta_labeler" and payload["path"] == str(
+        state.joinpath("models", CURRENT_MODEL_NAME).relative_to(state.parent)
+    )
+    sha = hashlib.sha256(saved.read_bytes()).hexdigest()
+    assert payload["manifest"]["sha256"] == sha
+    assert payload["manifest"]["confidence_threshold"] == model.confidence_threshold_
+    assert load_model(current, expected_sha256=sha).confidence_threshold_ == (
+        model.confidence_threshold_
+    )
+    assert cli.main(["model", "show"]) == 0
+    assert f"threshold  {model.confidence_threshold_:.4f} (tuned)" in capsys.readouterr().out
+
+
+def test_a_model_that_does_not_match_its_manifest_is_not_made_current(model, state, capsys):
+    saved = state.parent / "candidate.joblib"
+    model.save(saved)
+    saved.write_bytes(saved.read_bytes()[:-1])
+    assert cli.main(["model", "use", str(saved)]) == 2
+    assert "does not describe candidate.joblib" in capsys.readouterr().err
+    assert not (state / "models" / CURRENT_MODEL_NAME).exists()
+
+
+def test_a_model_from_another_scikit_learn_is_not_made_current(model, state, capsys):
+    saved = state.parent / "candidate.joblib"
+    model.save(saved)
+    manifest = json.loads(manifest_path(saved).read_text())
+    manifest["versions"]["scikit-learn"] = "1.0"
+    manifest_path(saved).write_text(json.dumps(manifest))
+    assert cli.main(["model", "use", str(saved)]) == 2
+    assert "saved with scikit-learn 1.0" in capsys.readouterr().err
+    assert not (state / "models").exists()
+
+
+def test_show_without_a_current_model_says_so(state, capsys):
+    assert cli.main(["model", "show"]) == 2
+    assert "cannot read the model" in capsys.readouterr().err
