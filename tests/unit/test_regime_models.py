@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import digamma
 from sklearn.mixture import GaussianMixture
 
-from autopilot.config import load_config
+from autopilot.config import config_from_dict, load_config
 from autopilot.errors import ConfigError, InputError
 from autopilot.market.bundled import load_index
 from autopilot.market.regime_models import (
@@ -23,6 +24,7 @@ from autopilot.market.regime_models import (
 from autopilot.market.regime_settings import MODELS, RegimeSettings
 from autopilot.market.regimes import volatility_regimes
 from autopilot.stats.metrics import MISSING_REGIME
+from autopilot.strategies.candidates import candidate_frame
 
 
 def _prices(sigmas: list[tuple[float, int]], seed: int = 3) -> pd.Series:
@@ -337,3 +339,21 @@ def test_the_embedded_index_with_the_default_mixture():
     assert (labels["2020-03-09":"2020-04-09"] == 1).all()
     assert confidence["2008-10-01":"2008-11-28"].min() > 0.99
     assert (labels.iloc[567:] == 0).mean() > 0.5
+
+
+def test_candidates_build_labels_the_batch_with_the_configured_model():
+    as_of = date(2000, 12, 29)
+    params = {"refit_every": 252, "min_train": 252, "lookback": 10}
+    data = {"periods_per_year": 252, "strategies": {"families": {"low_vol": {"window": 21}}}}
+    mixture = candidate_frame(
+        config_from_dict({**data, "regimes": {"model": "gaussian_mixture", "params": params}}),
+        as_of,
+    )
+    default = candidate_frame(config_from_dict(data), as_of)
+    index = load_index()
+    # Causal labels: those of the full history, on the batch's dates.
+    expected = gaussian_mixture_regimes(index, **params).labels.loc[mixture["date"]]
+    np.testing.assert_array_equal(mixture["regime"].to_numpy(), expected.to_numpy())
+    assert (mixture["regime"] == MISSING_REGIME).any() and (mixture["regime"] == 1).any()
+    expected = volatility_regimes(index).loc[default["date"]]
+    np.testing.assert_array_equal(default["regime"].to_numpy(), expected.to_numpy())
