@@ -29,6 +29,7 @@ import json
 import logging
 import platform
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,6 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import TunedThresholdClassifierCV
 from sklearn.utils.validation import check_is_fitted
 
-from autopilot import __version__
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.errors import InputError, StateError
 from autopilot.stats.purged_cv import PurgedKFold
@@ -488,7 +488,7 @@ def _sharpe(returns: np.ndarray) -> float | None:
 def _versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
-        "strategy-autopilot": __version__,
+        "strategy-autopilot": version("strategy-autopilot"),
         "scikit-learn": sklearn.__version__,
         "numpy": np.__version__,
         "pandas": pd.__version__,

@@ -1,4 +1,4 @@
-"""The ``autopilot model`` commands: show a saved meta-labeler, make one current."""
+"""The ``autopilot model`` commands: train a meta-labeler, show a saved one, make one current."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from autopilot.cli._common import EXIT_OK, format_parent, print_json, state_parent, verbose_parent
+from autopilot.cli._common import (
+    EXIT_OK,
+    format_parent,
+    parse_date,
+    print_json,
+    state_parent,
+    verbose_parent,
+)
+from autopilot.errors import InputError
 
 __all__ = ["add_commands", "models_folder"]
 
@@ -14,13 +22,35 @@ MODELS_FOLDER = "models"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add ``model show`` and ``model use``."""
+    """Add ``model train``, ``model show`` and ``model use``."""
     verbose = verbose_parent(top_level=False)
     state = state_parent(group=False)
     model = commands.add_parser(
         "model", parents=[verbose, state_parent(group=True)], help="the meta-labeling model"
     )
     model_commands = model.add_subparsers(dest="model_command", required=True)
+    train = model_commands.add_parser(
+        "train",
+        parents=[verbose, state],
+        help="fit the meta-labeler on the active strategies' signals as of a date; save it "
+        "without making it current",
+    )
+    train.add_argument("--env", required=True, help="environment (its strategy grids)")
+    train.add_argument("--as-of", required=True, help="training date, YYYY-MM-DD")
+    train.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a candidate id to learn from (repeatable; default: the registry's active "
+        "strategies in --state-dir)",
+    )
+    train.add_argument(
+        "--out",
+        type=Path,
+        help="where to save it (default: STATE_DIR/models/meta_labeler_<as-of>.joblib)",
+    )
+    train.set_defaults(handler=model_train)
     show = model_commands.add_parser(
         "show",
         parents=[verbose, state, format_parent()],
@@ -46,6 +76,38 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def models_folder(state_dir: Path) -> Path:
     """Where a state folder keeps its current model."""
     return state_dir / MODELS_FOLDER
+
+
+def model_train(args: argparse.Namespace) -> int:
+    """Fit, validate and save a meta-labeler; print what it learnt and how to use it."""
+    from autopilot.config import load_config
+    from autopilot.meta_labeler import read_manifest
+    from autopilot.strategies.meta_training import select_strategies, train_meta_labeler
+
+    as_of = parse_date(args.as_of, "--as-of")
+    config = load_config(args.env, args.config_dir)
+    ids = list(args.strategy) or _active_strategies(args.state_dir)
+    trained = train_meta_labeler(select_strategies(config, ids), as_of)
+    out = args.out or models_folder(args.state_dir) / f"meta_labeler_{as_of.isoformat()}.joblib"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    trained.model.save(out)
+    print("\n".join(_manifest_lines(out, read_manifest(out))))
+    print(f"\nsaved, not current: `autopilot model use {out}` makes it current")
+    return EXIT_OK
+
+
+def _active_strategies(state_dir: Path) -> list[str]:
+    from autopilot.registry import StrategyRegistry
+    from autopilot.state.cycles import StateFolder
+
+    StateFolder(state_dir).require()
+    active = sorted(StrategyRegistry(state_dir).active())
+    if not active:
+        raise InputError(
+            f"{state_dir}: the registry has no active strategy to learn from; run "
+            f"`autopilot registry update` first, or name strategies with --strategy ID"
+        )
+    return active
 
 
 def model_show(args: argparse.Namespace) -> int:

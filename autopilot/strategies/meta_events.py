@@ -20,7 +20,7 @@ from autopilot.errors import InputError
 from autopilot.strategies.event_features import event_features
 from autopilot.strategies.triple_barrier import causal_volatility, triple_barrier
 
-__all__ = ["Barriers", "Entries", "TrainingSet", "entries", "training_set"]
+__all__ = ["DEFAULT_BARRIERS", "Barriers", "Entries", "TrainingSet", "entries", "training_set"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Barriers:
     stop_loss: float = 1.0
     max_bars: int = 10
     volatility_span: int = 21
+
+
+DEFAULT_BARRIERS = Barriers()
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def training_set(
     positions: Mapping[str, np.ndarray],
     *,
     as_of: int,
-    barriers: Barriers = Barriers(),
+    barriers: Barriers = DEFAULT_BARRIERS,
 ) -> TrainingSet:
     """Labelled, featured entries of ``positions`` whose labels are known at bar ``as_of``.
 

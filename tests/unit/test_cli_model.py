@@ -77,3 +77,33 @@ def test_a_model_from_another_scikit_learn_is_not_made_current(model, state, cap
 def test_show_without_a_current_model_says_so(state, capsys):
     assert cli.main(["model", "show"]) == 2
     assert "cannot read the model" in capsys.readouterr().err
+
+
+TSMOM = "tsmom(lookback=126, skip=21, long_only=false)"
+MA_CROSS = "ma_cross(fast=20, slow=200, long_only=false)"
+
+
+def test_train_fits_on_named_strategies_and_saves_without_making_it_current(state, capsys):
+    argv = ["model", "train", "--env", "dev", "--as-of", "1999-12-31"]
+    assert cli.main([*argv, "--strategy", TSMOM, "--strategy", MA_CROSS]) == 0
+    saved = state / "models" / "meta_labeler_1999-12-31.joblib"
+    manifest = json.loads(manifest_path(saved).read_text())
+    assert manifest["events"] > 1000
+    assert "family=" + TSMOM in manifest["features"]
+    # Trained on events labelled by the training date only: 1999-12-31 is bar 2,527.
+    assert manifest["training_window"][1] <= 2527
+    assert not (state / "models" / CURRENT_MODEL_NAME).exists()
+    out = capsys.readouterr().out
+    assert f"`autopilot model use {saved.relative_to(state.parent)}` makes it current" in out
+    assert cli.main(["model", "use", str(saved)]) == 0
+
+
+def test_train_without_active_strategies_or_names_is_refused(state, capsys):
+    assert cli.main(["model", "train", "--env", "dev", "--as-of", "1999-12-31"]) == 2
+    assert "the registry has no active strategy to learn from" in capsys.readouterr().err
+
+
+def test_train_refuses_an_id_that_is_not_a_candidate(state, capsys):
+    argv = ["model", "train", "--env", "dev", "--as-of", "1999-12-31", "--strategy", "tsmom(x=1)"]
+    assert cli.main(argv) == 2
+    assert "'tsmom(x=1)' is not a candidate of environment 'dev'" in capsys.readouterr().err

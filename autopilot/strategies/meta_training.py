@@ -1,0 +1,125 @@
+"""Training the meta-labeler on the signals of chosen strategies, as of a date.
+
+The strategies are candidates of the environment's grids, named by their candidate ids
+(the registry's active set, usually). Prices, the market level and the regime labels are
+the embedded S&P 500 data cut at the training date, so nothing after it is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from autopilot.config import EnvironmentConfig
+from autopilot.errors import InputError
+from autopilot.market.bundled import load_index, load_prices
+from autopilot.market.regimes import volatility_regimes
+from autopilot.meta_labeler import MetaLabelingModel
+from autopilot.sdk.family import StrategyFamily
+from autopilot.sdk.plugins import load_strategy_catalog
+from autopilot.stats.metrics import MISSING_REGIME
+from autopilot.strategies.grid import build_candidates
+from autopilot.strategies.meta_events import (
+    DEFAULT_BARRIERS,
+    Barriers,
+    TrainingSet,
+    training_set,
+)
+
+__all__ = ["Trained", "select_strategies", "train_meta_labeler"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A fitted model and what it was fitted on."""
+
+    model: MetaLabelingModel
+    data: TrainingSet
+    strategies: tuple[str, ...]
+    as_of: date
+
+
+def select_strategies(config: EnvironmentConfig, ids: Sequence[str]) -> list[StrategyFamily]:
+    """The environment's candidates with the given ids, in the order given.
+
+    Raises
+    ------
+    InputError
+        An id is not a candidate of the environment's grids (named, with how to fix it).
+    """
+    catalog = load_strategy_catalog(config.plugins, source=config.origin(("plugins",)))
+    candidates = {c.candidate_id: c for c in build_candidates(config, catalog)}
+    unknown = [i for i in ids if i not in candidates]
+    if unknown:
+        raise InputError(
+            f"{unknown[0]!r} is not a candidate of environment {config.environment!r}"
+            f"{f' (and {len(unknown) - 1} more)' if len(unknown) > 1 else ''}; name candidates "
+            f"as `candidates build` writes them, from the same environment"
+        )
+    return [candidates[i] for i in ids]
+
+
+def train_meta_labeler(
+    strategies: Sequence[StrategyFamily],
+    as_of: date,
+    *,
+    model: MetaLabelingModel | None = None,
+    barriers: Barriers = DEFAULT_BARRIERS,
+) -> Trained:
+    """Fit ``model`` on the entries of ``strategies`` labelled by ``as_of``.
+
+    Parameters
+    ----------
+    strategies : sequence of StrategyFamily
+        The primary strategies whose signals are filtered.
+    as_of : datetime.date
+        The training date: prices after it are never read.
+    model : MetaLabelingModel, optional
+        The unfitted model (its defaults when omitted).
+    barriers : Barriers
+        The labelling settings.
+
+    Returns
+    -------
+    Trained
+    """
+    if not strategies:
+        raise InputError("no strategies to learn from; name at least one")
+    prices = load_prices()
+    first, last = prices.index[0].date(), prices.index[-1].date()
+    if not first <= as_of <= last:
+        raise InputError(
+            f"--as-of {as_of.isoformat()} is outside the embedded prices "
+            f"({first.isoformat()}..{last.isoformat()}); give a date within them"
+        )
+    window = prices.loc[: pd.Timestamp(as_of)]
+    close = np.ascontiguousarray(window.to_numpy(dtype=np.float64))
+    index = load_index().loc[: pd.Timestamp(as_of)]
+    labels = volatility_regimes(index).to_numpy()
+    confidence = np.where(labels == MISSING_REGIME, np.nan, 1.0)  # a rule is sure of itself
+    positions = {s.candidate_id: s.positions(close) for s in strategies}
+    data = training_set(
+        close,
+        index.to_numpy(),
+        labels,
+        confidence,
+        positions,
+        as_of=len(close) - 1,
+        barriers=barriers,
+    )
+    if len(data.labels) == 0:
+        raise InputError(f"the strategies entered no trade labelled by {as_of.isoformat()}")
+    fitted = (model or MetaLabelingModel()).fit(
+        data.features, data.labels, starts=data.starts, ends=data.ends, returns=data.returns
+    )
+    logger.info(
+        "meta-labeler trained on %d events of %d strategies", len(data.labels), len(positions)
+    )
+    return Trained(fitted, data, tuple(positions), as_of)
