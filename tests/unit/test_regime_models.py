@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import digamma
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.mixture import GaussianMixture
 
 from autopilot.config import config_from_dict, load_config
@@ -23,8 +24,10 @@ from autopilot.market.regime_models import (
 )
 from autopilot.market.regime_settings import MODELS, RegimeSettings
 from autopilot.market.regimes import volatility_regimes
+from autopilot.meta_labeler import MetaLabelingModel
 from autopilot.stats.metrics import MISSING_REGIME
 from autopilot.strategies.candidates import candidate_frame
+from autopilot.strategies.meta_training import select_strategies, train_meta_labeler
 
 
 def _prices(sigmas: list[tuple[float, int]], seed: int = 3) -> pd.Series:
@@ -357,3 +360,29 @@ def test_candidates_build_labels_the_batch_with_the_configured_model():
     assert (mixture["regime"] == MISSING_REGIME).any() and (mixture["regime"] == 1).any()
     expected = volatility_regimes(index).loc[default["date"]]
     np.testing.assert_array_equal(default["regime"].to_numpy(), expected.to_numpy())
+
+
+def test_the_meta_labeler_features_carry_the_configured_regimes():
+    as_of = date(1999, 12, 31)
+    params = {"refit_every": 126, "min_train": 252}
+    config = config_from_dict(
+        {
+            "periods_per_year": 252,
+            "strategies": {"families": {"tsmom": {"lookback": 63, "skip": 0}}},
+            "regimes": {"model": "gaussian_mixture", "params": params},
+        }
+    )
+    strategies = select_strategies(config, ["tsmom(lookback=63, skip=0, long_only=false)"])
+    # A small, untuned model: the features are what this test reads.
+    cheap = MetaLabelingModel(
+        HistGradientBoostingClassifier(max_iter=5), tune_threshold=False, n_splits=2
+    )
+    trained = train_meta_labeler(strategies, as_of, model=cheap, regimes=config.regimes)
+    expected = gaussian_mixture_regimes(load_index(), **params)  # causal: the full history
+    starts = trained.data.starts
+    features = trained.data.features
+    np.testing.assert_array_equal(features["regime"], expected.labels.to_numpy()[starts])
+    np.testing.assert_array_equal(
+        features["regime_confidence"], expected.confidence.to_numpy()[starts]
+    )
+    assert features["regime_confidence"].between(0.5, 1.0).mean() > 0.9
