@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_paper.py
 	$(BIN)/python bench/bench_files.py
 	$(BIN)/python bench/bench_meta.py
+	$(BIN)/python bench/bench_regimes.py
 
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)

@@ -21,6 +21,9 @@ A configuration cannot weaken silently:
   nothing is set the gate's defaults apply. Only scalars whose null has a stated meaning
   (``max_active: null``, ``rank_by: null``) may be null;
 * ``registry.rank_by`` must name an enabled gate of the resolved configuration;
+* an extending file that names another ``regimes.model`` than the base replaces the whole
+  ``regimes`` section: the base's parameters belong to the base's model. Naming the same model
+  (or none) merges ``regimes.params`` key by key like everything else;
 * the file that set each key is kept (:attr:`EnvironmentConfig.origins`), so a bad gate
   parameter is reported in the file that holds it, not in the last file naming the gate.
 
@@ -41,6 +44,9 @@ Schema::
       promotion_grace_cycles: 3
       max_active: 20            # null = unlimited
       rank_by: deflated_sharpe  # gate whose value ranks new candidates when room is short
+    regimes:                    # optional; the volatility rule with its defaults when absent
+      model: gaussian_mixture   # volatility | gaussian_mixture
+      params: {states: 2, refit_every: 63, min_train: 504}
     strategies:
       families:                 # family name, as registered by a plugin -> its grid
         tsmom: {lookback: [21, 63], skip: 0}   # a list is a grid axis, a scalar fixed
@@ -68,6 +74,13 @@ from urllib.request import url2pathname
 import yaml
 
 from autopilot.errors import ConfigError
+from autopilot.market.regime_settings import (
+    MODELS,
+    VOLATILITY,
+    RegimeSettings,
+    model_problem,
+    parameter_problem,
+)
 from autopilot.sdk.params import ConstrainedSettings, Interval, Param
 from autopilot.sdk.verdicts import Mode
 
@@ -102,10 +115,12 @@ _TOP_LEVEL = {
     "plugins",
     "gates",
     "registry",
+    "regimes",
     "strategies",
 }
 _STRATEGIES_KEYS = {"families"}
 _GATE_KEYS = {"mode", "enabled", "params"}
+_REGIMES_KEYS = {"model", "params"}
 _REGISTRY_KEYS = {"promotion_grace_cycles", "max_active", "rank_by"}
 
 
@@ -171,6 +186,7 @@ class EnvironmentConfig:
     plugins: tuple[str, ...] = ()
     gates: tuple[GateSpec, ...] = ()
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    regimes: RegimeSettings = field(default_factory=RegimeSettings)
     strategies: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -218,6 +234,7 @@ class EnvironmentConfig:
                 "max_active": self.registry.max_active,
                 "rank_by": self.registry.rank_by,
             },
+            "regimes": self.regimes.to_dict(),
             **(
                 {"strategies": {"families": {k: dict(v) for k, v in self.strategies.items()}}}
                 if self.strategies
@@ -357,6 +374,8 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
         _check_gates(path, data["gates"])
     if "registry" in data:
         _check_registry(path, data["registry"])
+    if "regimes" in data:
+        _check_regimes(path, data["regimes"])
     if "strategies" in data:
         _check_strategies(path, data["strategies"])
 
@@ -518,6 +537,84 @@ def _check_registry(path: Path, registry: Any) -> None:
             f"must be an integer >= 1 or null, was {max_active!r}",
             "Use null for no limit.",
         )
+
+
+def _check_regimes(path: Path, regimes: Any) -> None:
+    """One file's ``regimes:`` section; its parameters are checked once merged (:func:`_build`)."""
+    if regimes is None:
+        raise _null(
+            path,
+            "regimes",
+            "a mapping with model/params",
+            "Write the model and its parameters under it, or remove the key to keep the base "
+            "file's regimes.",
+        )
+    if not isinstance(regimes, dict):
+        raise _fail(
+            path,
+            "regimes",
+            f"must be a mapping with model/params, was {regimes!r}",
+            "Write e.g. `regimes: {model: gaussian_mixture, params: {states: 2}}`.",
+        )
+    _check_unknown(path, "regimes", regimes, _REGIMES_KEYS)
+    if "model" in regimes:
+        problem = model_problem(regimes["model"])
+        if problem is not None:
+            raise _fail(
+                path,
+                "regimes.model",
+                problem,
+                f"Name one of the regime models: {', '.join(MODELS)}.",
+            )
+    if "params" in regimes and regimes["params"] is None:
+        raise _null(
+            path,
+            "regimes.params",
+            "a mapping of parameter to value",
+            "Write the parameters under it; `params: {}` keeps what the base file sets (the "
+            "model's defaults where nothing is set).",
+        )
+    if "params" in regimes and not isinstance(regimes["params"], dict):
+        raise _fail(
+            path,
+            "regimes.params",
+            f"must be a mapping, was {regimes['params']!r}",
+            "Write e.g. `params: {states: 2, refit_every: 63}`.",
+        )
+
+
+def _switch_regime_model(
+    merged: dict[str, Any], origins: dict[tuple[str, ...], str], own: Mapping[str, Any]
+) -> None:
+    """Drop the merged ``regimes`` section when ``own`` names another model than it holds."""
+    model = own.get("regimes", {}).get("model")
+    if model is None or "regimes" not in merged:
+        return
+    if model == merged["regimes"].get("model", VOLATILITY):  # no model named: the default
+        return
+    del merged["regimes"]
+    for stale in [p for p in origins if p[0] == "regimes"]:
+        del origins[stale]
+
+
+def _regime_settings(
+    data: Mapping[str, Any], path: Path, origins: Mapping[tuple[str, ...], str]
+) -> RegimeSettings:
+    """The merged ``regimes`` section, a bad parameter named in the file that set it."""
+    regimes = data.get("regimes", {})
+    model = regimes.get("model", VOLATILITY)
+    params = regimes.get("params", {})
+    found = parameter_problem(model, params)
+    if found is not None:
+        key, message = found
+        where = (
+            origins.get(("regimes", "params", key))
+            or origins.get(("regimes", "model"))
+            or origins.get(("regimes",))
+            or str(path)
+        )
+        raise ConfigError(f"{where}: regimes.params: {message}")
+    return RegimeSettings(model=model, params=params)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -738,6 +835,7 @@ def load_config(env: str | Path, config_dir: str | Path | None = None) -> Enviro
     origins: dict[tuple[str, ...], str] = {}
     for file, data in reversed(chain):
         own = {k: v for k, v in data.items() if k != "extends"}
+        _switch_regime_model(merged, origins, own)
         merged = _merge(merged, own)
         _record_origins(origins, own, str(file))
     merged.setdefault("environment", path.stem)
@@ -805,6 +903,7 @@ def _build(
             max_active=registry.get("max_active"),
             rank_by=registry.get("rank_by"),
         ),
+        regimes=_regime_settings(data, path, origins),
         strategies=strategies,
         sources=sources,
         origins=MappingProxyType(origins),

@@ -29,6 +29,8 @@ __all__ = [
     "decisions",
     "gate_configs",
     "live_bounds",
+    "mixture_params",
+    "price_paths",
     "regime_labels",
     "returns_cases",
     "returns_matrices",
@@ -195,6 +197,53 @@ def returns_cases(
             if matrix_kwargs.get("non_constant", True):
                 _make_non_constant(matrix, j, first, last)
     return ReturnsCase(matrix, regimes)
+
+
+# --- price paths and regime models -----------------------------------------------------------
+
+
+@st.composite
+def price_paths(
+    draw: st.DrawFn, min_bars: int = 1, max_bars: int = 400, missing: bool = True
+) -> np.ndarray:
+    """Positive prices (T,) whose daily volatility switches between levels at random bars.
+
+    Student-t returns (5 degrees of freedom) at 0.3 %, 1 % or 3 % a bar in up to four
+    stretches, from a seeded generator; with ``missing`` up to two prices are NaN.
+    """
+    n_bars = draw(st.integers(min_bars, max_bars))
+    levels = draw(st.lists(st.sampled_from([0.003, 0.01, 0.03]), min_size=1, max_size=4))
+    cuts = draw(
+        st.lists(
+            st.integers(1, max(1, n_bars - 1)),
+            min_size=min(len(levels), n_bars) - 1,
+            max_size=min(len(levels), n_bars) - 1,
+            unique=True,
+        )
+    )
+    sigma = np.full(n_bars, levels[0])
+    for cut, level in zip(sorted(cuts), levels[1:], strict=False):
+        sigma[cut:] = level
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    returns = np.clip(rng.standard_t(df=5, size=n_bars) * sigma, -0.5, 0.5)
+    prices = 100.0 * np.exp(np.cumsum(np.log1p(returns)))
+    if missing:
+        for bar in draw(st.lists(st.integers(0, n_bars - 1), max_size=2)):
+            prices[bar] = np.nan
+    return prices
+
+
+@st.composite
+def mixture_params(draw: st.DrawFn) -> dict[str, Any]:
+    """Parameters of the ``gaussian_mixture`` regime model, small enough for fast fits."""
+    return {
+        "states": draw(st.integers(2, 3)),
+        "lookback": draw(st.integers(2, 30)),
+        "refit_every": draw(st.integers(25, 120)),
+        "min_train": draw(st.integers(100, 160)),
+        "covariance_type": draw(st.sampled_from(["full", "tied", "diag", "spherical"])),
+        "random_state": draw(st.integers(0, 3)),
+    }
 
 
 # --- configurations -------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def model_train(args: argparse.Namespace) -> int:
     as_of = parse_date(args.as_of, "--as-of")
     config = load_config(args.env, args.config_dir)
     ids = list(args.strategy) or _active_strategies(args.state_dir)
-    trained = train_meta_labeler(select_strategies(config, ids), as_of)
+    trained = train_meta_labeler(select_strategies(config, ids), as_of, regimes=config.regimes)
     out = args.out or models_folder(args.state_dir) / f"meta_labeler_{as_of.isoformat()}.joblib"
     out.parent.mkdir(parents=True, exist_ok=True)
     trained.model.save(out)

@@ -127,9 +127,14 @@ class Interval:
     def __str__(self) -> str:
         left = "[" if self.closed in ("both", "left") and self.low is not None else "("
         right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
-        low = "-inf" if self.low is None else f"{self.low:g}"
-        high = "inf" if self.high is None else f"{self.high:g}"
-        return f"{left}{low}, {high}{right}"
+        return f"{left}{_bound(self.low, '-inf')}, {_bound(self.high, 'inf')}{right}"
+
+
+def _bound(value: float | None, unbounded: str) -> str:
+    """An interval bound for a message: integers exactly (2**32 - 1, not 4.29497e+09)."""
+    if value is None:
+        return unbounded
+    return str(int(value)) if _is_integer(value) else f"{value:g}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 The batch is the wide layout :func:`autopilot.market.returns_io.read_candidates` reads: a
 ``date`` column, one float64 column of net simple returns per candidate (named by its
-``candidate_id``, NaN before it can trade) and a ``regime`` column (the volatility rule
-on the embedded S&P 500 index). Rows before the first candidate trades are left out.
+``candidate_id``, NaN before it can trade) and a ``regime`` column: the environment's
+``regimes:`` model (:func:`~autopilot.market.regime_models.regimes_from_config`) on the
+embedded S&P 500 index up to ``as_of``. Rows before the first candidate trades are left out.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from autopilot._atomic_write import atomic_write_bytes
 from autopilot.config import EnvironmentConfig
 from autopilot.errors import InputError
 from autopilot.market.bundled import load_index, load_prices
-from autopilot.market.regimes import volatility_regimes
+from autopilot.market.regime_models import regimes_from_config
 from autopilot.sdk.plugins import load_strategy_catalog
+from autopilot.stats.metrics import MISSING_REGIME
 from autopilot.strategies.backtest import backtest
 from autopilot.strategies.grid import build_candidates
 
@@ -36,7 +38,7 @@ def candidate_frame(config: EnvironmentConfig, as_of: date) -> pd.DataFrame:
     Parameters
     ----------
     config : EnvironmentConfig
-        Gives the plugin allow-list and the families' grids.
+        Gives the plugin allow-list, the families' grids and the regime model.
     as_of : datetime.date
         The last bar used (inclusive); must lie within the data.
 
@@ -66,7 +68,9 @@ def candidate_frame(config: EnvironmentConfig, as_of: date) -> pd.DataFrame:
     result = backtest(close, candidates)
     frame = pd.DataFrame(result.returns, columns=result.candidate_ids)
     frame.insert(0, "date", window.index.to_numpy())
-    labels = volatility_regimes(load_index()).reindex(window.index)
+    # Causal labels: computed on the index up to as_of, they equal those of a longer history.
+    regimes = regimes_from_config(load_index().loc[: pd.Timestamp(as_of)], config.regimes)
+    labels = regimes.labels.reindex(window.index, fill_value=MISSING_REGIME)
     frame["regime"] = labels.to_numpy(dtype=np.int64)
     traded = ~np.isnan(result.returns).all(axis=1)
     if not traded.any():

@@ -2,7 +2,8 @@
 
 The strategies are candidates of the environment's grids, named by their candidate ids
 (the registry's active set, usually). Prices, the market level and the regime labels are
-the embedded S&P 500 data cut at the training date, so nothing after it is read.
+the embedded S&P 500 data cut at the training date, so nothing after it is read; the regime
+label and confidence come from the environment's ``regimes:`` model.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import pandas as pd
 from autopilot.config import EnvironmentConfig
 from autopilot.errors import InputError
 from autopilot.market.bundled import load_index, load_prices
-from autopilot.market.regimes import volatility_regimes
+from autopilot.market.regime_models import regimes_from_config
+from autopilot.market.regime_settings import RegimeSettings
 from autopilot.meta_labeler import MetaLabelingModel
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.plugins import load_strategy_catalog
-from autopilot.stats.metrics import MISSING_REGIME
 from autopilot.strategies.grid import build_candidates
 from autopilot.strategies.meta_events import (
     DEFAULT_BARRIERS,
@@ -72,6 +73,7 @@ def train_meta_labeler(
     *,
     model: MetaLabelingModel | None = None,
     barriers: Barriers = DEFAULT_BARRIERS,
+    regimes: RegimeSettings | None = None,
 ) -> Trained:
     """Fit ``model`` on the entries of ``strategies`` labelled by ``as_of``.
 
@@ -85,6 +87,9 @@ def train_meta_labeler(
         The unfitted model (its defaults when omitted).
     barriers : Barriers
         The labelling settings.
+    regimes : RegimeSettings, optional
+        The regime model of the features ``regime`` and ``regime_confidence``
+        (``EnvironmentConfig.regimes``); the volatility rule with its defaults when omitted.
 
     Returns
     -------
@@ -102,8 +107,9 @@ def train_meta_labeler(
     window = prices.loc[: pd.Timestamp(as_of)]
     close = np.ascontiguousarray(window.to_numpy(dtype=np.float64))
     index = load_index().loc[: pd.Timestamp(as_of)]
-    labels = volatility_regimes(index).to_numpy()
-    confidence = np.where(labels == MISSING_REGIME, np.nan, 1.0)  # a rule is sure of itself
+    regime = regimes_from_config(index, regimes or RegimeSettings())
+    labels = regime.labels.to_numpy()
+    confidence = regime.confidence.to_numpy()
     positions = {s.candidate_id: s.positions(close) for s in strategies}
     data = training_set(
         close,

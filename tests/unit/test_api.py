@@ -95,6 +95,9 @@ def test_promotable_needs_every_enforced_pass_and_ignores_shadow():
 def test_interval_text_and_membership():
     assert str(Interval(0, 1)) == "[0, 1]"
     assert str(Interval(0, None, closed="neither")) == "(0, inf)"
+    # Integer bounds exactly, however large; others in %g.
+    assert str(Interval(0, 2**32 - 1)) == "[0, 4294967295]"
+    assert str(Interval(0.5, 1e-3 * 2**32)) == "[0.5, 4.29497e+06]"
     assert 0 not in Interval(0, 1, closed="right") and 1 in Interval(0, 1, closed="right")
 
 
