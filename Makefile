@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_files.py
 	$(BIN)/python bench/bench_meta.py
 	$(BIN)/python bench/bench_regimes.py
+	$(BIN)/python bench/bench_backtest.py
 
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)
