@@ -47,6 +47,16 @@ Schema::
     regimes:                    # optional; the volatility rule with its defaults when absent
       model: gaussian_mixture   # volatility | gaussian_mixture
       params: {states: 2, refit_every: 63, min_train: 504}
+    meta_labeling:              # optional; the meta-labeler's training (all keys optional)
+      tune_threshold: true      # false: filter at confidence_threshold instead
+      confidence_threshold: 0.5
+      scoring: balanced_accuracy
+      n_splits: 5               # purged folds
+      embargo: 10               # bars
+      profit_take: 1.0          # barriers, in the horizon's volatility
+      stop_loss: 1.0
+      max_bars: 10              # the vertical barrier
+      volatility_span: 21
     strategies:
       families:                 # family name, as registered by a plugin -> its grid
         tsmom: {lookback: [21, 63], skip: 0}   # a list is a grid axis, a scalar fixed
@@ -117,6 +127,7 @@ _TOP_LEVEL = {
     "registry",
     "regimes",
     "strategies",
+    "meta_labeling",
 }
 _STRATEGIES_KEYS = {"families"}
 _GATE_KEYS = {"mode", "enabled", "params"}
@@ -162,6 +173,43 @@ class RegistrySettings(ConstrainedSettings):
 
 
 @dataclass(frozen=True)
+class MetaLabelingSettings(ConstrainedSettings):
+    """How the meta-labeler is trained: threshold, folds and triple barriers.
+
+    ``confidence_threshold`` is used only when ``tune_threshold`` is false; a tuned model
+    filters at the threshold it stores (T6).
+    """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            "tune_threshold": Param(bool),
+            "confidence_threshold": Param(float, interval=Interval(0, 1, closed="neither")),
+            "scoring": Param(str, choices=("balanced_accuracy", "f1", "precision", "recall")),
+            "n_splits": Param(int, interval=Interval(2, 50)),
+            "embargo": Param(int, interval=Interval(0, None)),
+            "profit_take": Param(float, interval=Interval(0, None, closed="neither")),
+            "stop_loss": Param(float, interval=Interval(0, None, closed="neither")),
+            "max_bars": Param(int, interval=Interval(1, None)),
+            "volatility_span": Param(int, interval=Interval(2, None)),
+        }
+    )
+
+    tune_threshold: bool = True
+    confidence_threshold: float = 0.5
+    scoring: str = "balanced_accuracy"
+    n_splits: int = 5
+    embargo: int = 10
+    profit_take: float = 1.0
+    stop_loss: float = 1.0
+    max_bars: int = 10
+    volatility_span: int = 21
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data, in declaration order."""
+        return {key: getattr(self, key) for key in self.constraints}
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """The resolved configuration of one environment.
 
@@ -190,6 +238,7 @@ class EnvironmentConfig:
     strategies: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    meta_labeling: MetaLabelingSettings = field(default_factory=MetaLabelingSettings)
     sources: tuple[str, ...] = ()
     origins: Mapping[tuple[str, ...], str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -235,6 +284,7 @@ class EnvironmentConfig:
                 "rank_by": self.registry.rank_by,
             },
             "regimes": self.regimes.to_dict(),
+            "meta_labeling": self.meta_labeling.to_dict(),
             **(
                 {"strategies": {"families": {k: dict(v) for k, v in self.strategies.items()}}}
                 if self.strategies
@@ -378,6 +428,34 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
         _check_regimes(path, data["regimes"])
     if "strategies" in data:
         _check_strategies(path, data["strategies"])
+    if "meta_labeling" in data:
+        _check_meta_labeling(path, data["meta_labeling"])
+
+
+def _check_meta_labeling(path: Path, section: Any) -> None:
+    """One file's ``meta_labeling:`` section, each key against its declared constraint."""
+    if section is None:
+        raise _null(
+            path,
+            "meta_labeling",
+            "a mapping of settings",
+            "Write the settings under it, or remove the key to keep the base file's.",
+        )
+    if not isinstance(section, dict):
+        raise _fail(
+            path,
+            "meta_labeling",
+            f"must be a mapping, was {section!r}",
+            "Write e.g. `meta_labeling: {tune_threshold: false, confidence_threshold: 0.6}`.",
+        )
+    declared = MetaLabelingSettings.constraints
+    _check_unknown(path, "meta_labeling", section, set(declared))
+    for key, value in section.items():
+        problem = declared[key].violation(value)
+        if problem is not None:
+            raise _fail(
+                path, f"meta_labeling.{key}", problem, f"Declared: {declared[key].describe()}."
+            )
 
 
 def _check_strategies(path: Path, strategies: Any) -> None:
@@ -905,6 +983,7 @@ def _build(
         ),
         regimes=_regime_settings(data, path, origins),
         strategies=strategies,
+        meta_labeling=MetaLabelingSettings(**data.get("meta_labeling", {})),
         sources=sources,
         origins=MappingProxyType(origins),
     )

@@ -82,12 +82,23 @@ def model_train(args: argparse.Namespace) -> int:
     """Fit, validate and save a meta-labeler; print what it learnt and how to use it."""
     from autopilot.config import load_config
     from autopilot.meta_labeler import read_manifest
-    from autopilot.strategies.meta_training import select_strategies, train_meta_labeler
+    from autopilot.strategies.meta_training import (
+        from_settings,
+        select_strategies,
+        train_meta_labeler,
+    )
 
     as_of = parse_date(args.as_of, "--as-of")
     config = load_config(args.env, args.config_dir)
     ids = list(args.strategy) or _active_strategies(args.state_dir)
-    trained = train_meta_labeler(select_strategies(config, ids), as_of, regimes=config.regimes)
+    model, barriers = from_settings(config.meta_labeling)
+    trained = train_meta_labeler(
+        select_strategies(config, ids),
+        as_of,
+        model=model,
+        barriers=barriers,
+        regimes=config.regimes,
+    )
     out = args.out or models_folder(args.state_dir) / f"meta_labeler_{as_of.isoformat()}.joblib"
     out.parent.mkdir(parents=True, exist_ok=True)
     trained.model.save(out)

@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from autopilot.config import EnvironmentConfig
+from autopilot.config import EnvironmentConfig, MetaLabelingSettings
 from autopilot.errors import InputError
 from autopilot.market.bundled import load_index, load_prices
 from autopilot.market.regime_models import regimes_from_config
@@ -32,7 +32,7 @@ from autopilot.strategies.meta_events import (
     training_set,
 )
 
-__all__ = ["Trained", "select_strategies", "train_meta_labeler"]
+__all__ = ["Trained", "from_settings", "select_strategies", "train_meta_labeler"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,24 @@ class Trained:
     data: TrainingSet
     strategies: tuple[str, ...]
     as_of: date
+
+
+def from_settings(settings: MetaLabelingSettings) -> tuple[MetaLabelingModel, Barriers]:
+    """The unfitted model and the barriers an environment's ``meta_labeling:`` describes."""
+    model = MetaLabelingModel(
+        tune_threshold=settings.tune_threshold,
+        confidence_threshold=settings.confidence_threshold,
+        scoring=settings.scoring,
+        n_splits=settings.n_splits,
+        embargo=settings.embargo,
+    )
+    barriers = Barriers(
+        profit_take=settings.profit_take,
+        stop_loss=settings.stop_loss,
+        max_bars=settings.max_bars,
+        volatility_span=settings.volatility_span,
+    )
+    return model, barriers
 
 
 def select_strategies(config: EnvironmentConfig, ids: Sequence[str]) -> list[StrategyFamily]:

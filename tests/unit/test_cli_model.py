@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from autopilot import cli
+from autopilot.config import load_config
+from autopilot.errors import ConfigError
 from autopilot.meta_labeler import CURRENT_MODEL_NAME, MetaLabelingModel, load_model, manifest_path
+from tests.conftest import CONFIG_DIR
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +112,39 @@ def test_train_refuses_an_id_that_is_not_a_candidate(state, capsys):
     argv = ["model", "train", "--env", "dev", "--as-of", "1999-12-31", "--strategy", "tsmom(x=1)"]
     assert cli.main(argv) == 2
     assert "'tsmom(x=1)' is not a candidate of environment 'dev'" in capsys.readouterr().err
+
+
+def test_the_environments_meta_labeling_settings_reach_the_model(state, capsys):
+    """With tuning off, the configured threshold is the one the saved model filters at."""
+    shutil.copytree(CONFIG_DIR, state.parent / "configs")
+    (state.parent / "configs" / "fixed.yaml").write_text(
+        "extends: dev.yaml\n"
+        "meta_labeling: {tune_threshold: false, confidence_threshold: 0.65, max_bars: 5}\n"
+    )
+    argv = ["model", "train", "--env", "fixed", "--as-of", "1999-12-31", "--strategy", TSMOM]
+    assert cli.main(argv) == 0
+    saved = state / "models" / "meta_labeler_1999-12-31.joblib"
+    manifest = json.loads(manifest_path(saved).read_text())
+    assert (manifest["confidence_threshold"], manifest["threshold_tuned"]) == (0.65, False)
+    sha = hashlib.sha256(saved.read_bytes()).hexdigest()
+    features = pd.DataFrame(np.zeros((1, len(manifest["features"]))), columns=manifest["features"])
+    assert load_model(saved, expected_sha256=sha).filter(features).threshold == 0.65
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("{confidence_threshold: 1.5}", "meta_labeling.confidence_threshold: must be in (0, 1)"),
+        ("{scoring: auc}", "meta_labeling.scoring: must be one of 'balanced_accuracy'"),
+        ("{n_splits: 1}", "meta_labeling.n_splits: must be in [2, 50], was 1"),
+        ("{tune_threshold: 1}", "meta_labeling.tune_threshold: must be of type bool"),
+        ("{barrier: 2}", "meta_labeling.barrier"),
+        ("", "meta_labeling: is empty (null)"),
+    ],
+)
+def test_bad_meta_labeling_settings_are_refused_naming_file_and_key(tmp_path, section, message):
+    shutil.copytree(CONFIG_DIR, tmp_path / "configs")
+    bad = tmp_path / "configs" / "bad.yaml"
+    bad.write_text(f"extends: base.yaml\nmeta_labeling: {section}\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{bad}: {message}")):
+        load_config("bad", tmp_path / "configs")
