@@ -20,7 +20,7 @@ import pandas as pd
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.config import EnvironmentConfig
 from autopilot.errors import InputError
-from autopilot.market.bundled import load_index, load_prices
+from autopilot.market.bundled import load_index, prices_up_to
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.sdk.plugins import load_strategy_catalog
 from autopilot.stats.metrics import MISSING_REGIME
@@ -54,16 +54,9 @@ def candidate_frame(config: EnvironmentConfig, as_of: date) -> pd.DataFrame:
     ConfigError, PluginError
         From the grid and the plugins.
     """
-    prices = load_prices()
-    first, last = prices.index[0].date(), prices.index[-1].date()
-    if not first <= as_of <= last:
-        raise InputError(
-            f"--as-of {as_of.isoformat()} is outside the embedded prices "
-            f"({first.isoformat()}..{last.isoformat()}); give a date within them"
-        )
+    window = prices_up_to(as_of)
     catalog = load_strategy_catalog(config.plugins, source=config.origin(("plugins",)))
     candidates = build_candidates(config, catalog)
-    window = prices.loc[: pd.Timestamp(as_of)]
     close = np.ascontiguousarray(window.to_numpy(dtype=np.float64))
     result = backtest(close, candidates)
     frame = pd.DataFrame(result.returns, columns=result.candidate_ids)

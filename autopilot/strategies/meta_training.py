@@ -18,7 +18,7 @@ import pandas as pd
 
 from autopilot.config import EnvironmentConfig, MetaLabelingSettings
 from autopilot.errors import InputError
-from autopilot.market.bundled import load_index, load_prices
+from autopilot.market.bundled import load_index, prices_up_to
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.regime_settings import RegimeSettings
 from autopilot.meta_labeler import MetaLabelingModel
@@ -115,14 +115,7 @@ def train_meta_labeler(
     """
     if not strategies:
         raise InputError("no strategies to learn from; name at least one")
-    prices = load_prices()
-    first, last = prices.index[0].date(), prices.index[-1].date()
-    if not first <= as_of <= last:
-        raise InputError(
-            f"--as-of {as_of.isoformat()} is outside the embedded prices "
-            f"({first.isoformat()}..{last.isoformat()}); give a date within them"
-        )
-    window = prices.loc[: pd.Timestamp(as_of)]
+    window = prices_up_to(as_of)
     close = np.ascontiguousarray(window.to_numpy(dtype=np.float64))
     index = load_index().loc[: pd.Timestamp(as_of)]
     regime = regimes_from_config(index, regimes or RegimeSettings())
