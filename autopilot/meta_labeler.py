@@ -266,8 +266,7 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         manifest = self._manifest(hashlib.sha256(data).hexdigest())
         atomic_write_bytes(target, data, keep_backup=False)
         written = manifest_path(target)
-        text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False) + "\n"
-        atomic_write_bytes(written, text.encode(), keep_backup=False)
+        atomic_write_bytes(written, _manifest_bytes(manifest), keep_backup=False)
         return written
 
     # ------------------------------------------------------------------ internals
@@ -418,8 +417,7 @@ def update_current_pointer(
     manifest = _read_manifest(source, expected_sha256)
     current = Path(folder if folder is not None else source.parent) / CURRENT_MODEL_NAME
     if source.resolve() != current.resolve():
-        text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-        atomic_write_bytes(manifest_path(current), text.encode(), keep_backup=False)
+        atomic_write_bytes(manifest_path(current), _manifest_bytes(manifest), keep_backup=False)
         atomic_write_bytes(current, data, keep_backup=False)
     logger.info("meta-labeler %s is current (%s)", source, expected_sha256[:12])
     return current
@@ -468,6 +466,10 @@ def load_model(path: str | Path, *, expected_sha256: str) -> MetaLabelingModel:
     if not isinstance(model, MetaLabelingModel):
         raise StateError(f"{source}: holds a {type(model).__name__}, not a MetaLabelingModel")
     return model
+
+
+def _manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 def _read_pinned(path: Path, expected_sha256: str) -> bytes:

@@ -121,20 +121,16 @@ def training_set(
     prices = np.asarray(close, dtype=np.float64)
     if not 0 <= as_of < prices.shape[0]:
         raise InputError(f"as_of bar {as_of} is outside the data (0..{prices.shape[0] - 1})")
-    parts = []
-    for family, target in positions.items():
-        found = entries(target)
-        keep = found.bars <= as_of
-        parts.append((family, found, keep))
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in ("bar", "security", "side", "strength")}
-    kinds: list[str] = []
-    for family, found, keep in parts:
-        columns["bar"].append(found.bars[keep])
-        columns["security"].append(found.securities[keep])
-        columns["side"].append(found.sides[keep])
-        columns["strength"].append(found.strengths[keep])
-        kinds.extend([family] * int(keep.sum()))
-    bar, security, side, strength = (np.concatenate(columns[k]) for k in columns)
+    names = sorted(positions)
+    found = [entries(positions[name]) for name in names]
+    kept = [e.bars <= as_of for e in found]
+    bar, security, side, strength = (
+        np.concatenate([getattr(e, field)[k] for e, k in zip(found, kept, strict=True)])
+        for field in ("bars", "securities", "sides", "strengths")
+    )
+    family_code = np.concatenate(
+        [np.full(int(k.sum()), code, dtype=np.int64) for code, k in enumerate(kept)]
+    )
     # Each security's path is labelled with its own volatility; only prices up to as_of.
     seen = prices[: as_of + 1]
     label = np.full(bar.size, -1, dtype=np.int64)
@@ -162,9 +158,7 @@ def training_set(
         label[rows] = labels.label
         end[rows] = np.where(labels.exit >= 0, labels.exit + first, -1)
         realised[rows] = labels.ret
-    known = (label >= 0) & (end >= 0) & (end <= as_of)
-    names = sorted(positions)
-    family_code = np.array([names.index(k) for k in kinds], dtype=np.int64)
+    known = end >= 0  # labelled from prices up to as_of only, so known by then
     order = np.lexsort((security[known], family_code[known], bar[known]))
     picked = np.flatnonzero(known)[order]
     cut = slice(0, as_of + 1)  # nothing after the training bar reaches the features
@@ -176,7 +170,7 @@ def training_set(
         bars=bar[picked],
         securities=security[picked],
         sides=side[picked],
-        families=[kinds[i] for i in picked],
+        families=[names[code] for code in family_code[picked]],
         strengths=strength[picked],
         family_names=names,
     )

@@ -43,8 +43,6 @@ class Trained:
 
     model: MetaLabelingModel
     data: TrainingSet
-    strategies: tuple[str, ...]
-    as_of: date
 
 
 def from_settings(settings: MetaLabelingSettings) -> tuple[MetaLabelingModel, Barriers]:
@@ -139,4 +137,4 @@ def train_meta_labeler(
     logger.info(
         "meta-labeler trained on %d events of %d strategies", len(data.labels), len(positions)
     )
-    return Trained(fitted, data, tuple(positions), as_of)
+    return Trained(fitted, data)
