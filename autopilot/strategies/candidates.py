@@ -22,10 +22,9 @@ from autopilot.config import EnvironmentConfig
 from autopilot.errors import InputError
 from autopilot.market.bundled import load_index, prices_up_to
 from autopilot.market.regime_models import regimes_from_config
-from autopilot.sdk.plugins import load_strategy_catalog
 from autopilot.stats.metrics import MISSING_REGIME
 from autopilot.strategies.backtest import backtest
-from autopilot.strategies.grid import build_candidates
+from autopilot.strategies.grid import build_candidates, environment_catalog
 
 __all__ = ["candidate_frame", "write_candidates"]
 
@@ -55,7 +54,7 @@ def candidate_frame(config: EnvironmentConfig, as_of: date) -> pd.DataFrame:
         From the grid and the plugins.
     """
     window = prices_up_to(as_of)
-    catalog = load_strategy_catalog(config.plugins, source=config.origin(("plugins",)))
+    catalog = environment_catalog(config)
     candidates = build_candidates(config, catalog)
     close = np.ascontiguousarray(window.to_numpy(dtype=np.float64))
     result = backtest(close, candidates)

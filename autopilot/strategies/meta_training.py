@@ -23,8 +23,7 @@ from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.regime_settings import RegimeSettings
 from autopilot.meta_labeler import MetaLabelingModel
 from autopilot.sdk.family import StrategyFamily
-from autopilot.sdk.plugins import load_strategy_catalog
-from autopilot.strategies.grid import build_candidates
+from autopilot.strategies.grid import build_candidates, environment_catalog
 from autopilot.strategies.meta_events import (
     DEFAULT_BARRIERS,
     Barriers,
@@ -71,7 +70,7 @@ def select_strategies(config: EnvironmentConfig, ids: Sequence[str]) -> list[Str
     InputError
         An id is not a candidate of the environment's grids (named, with how to fix it).
     """
-    catalog = load_strategy_catalog(config.plugins, source=config.origin(("plugins",)))
+    catalog = environment_catalog(config)
     candidates = {c.candidate_id: c for c in build_candidates(config, catalog)}
     unknown = [i for i in ids if i not in candidates]
     if unknown:
