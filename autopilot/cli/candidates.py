@@ -14,6 +14,7 @@ from autopilot.cli._common import (
     parse_date,
     verbose_parent,
 )
+from autopilot.cli._prices import prices_parent, universe_from_args
 
 __all__ = ["add_commands"]
 
@@ -28,7 +29,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add_listing(sub, "families", "every strategy family", list_families)
     build = sub.add_parser(
         "build",
-        parents=[verbose],
+        parents=[verbose, prices_parent()],
         help="backtest every family x parameter set of the environment into a returns batch",
     )
     build.add_argument("--env", required=True, help="environment name or YAML file")
@@ -97,8 +98,8 @@ def build_candidates(args: argparse.Namespace) -> int:
     from autopilot.strategies.candidates import write_candidates
 
     as_of = parse_date(args.as_of, "--as-of")
-    check_writable(args.out)
+    check_writable(args.out, args.prices)
     config = load_config(args.env, args.config_dir)
-    n = write_candidates(args.out, config, as_of)
+    n = write_candidates(args.out, config, universe_from_args(args, config, as_of))
     print(f"wrote {n} candidates to {args.out}")
     return EXIT_OK
