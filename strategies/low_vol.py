@@ -7,7 +7,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.params import Interval, Param
-from autopilot.strategies.rolling import rolling_std, simple_returns
+from autopilot.strategies.kernels import low_volatility_weights
 
 
 class LowVolatilityTilt(StrategyFamily):
@@ -30,17 +30,7 @@ class LowVolatilityTilt(StrategyFamily):
 
     def positions(self, close: np.ndarray) -> np.ndarray:
         """``1 / n_held`` in the ``n_held`` lowest-volatility securities, 0 elsewhere."""
-        sigma = rolling_std(simple_returns(close), self.params["window"])
-        live = np.isfinite(sigma)
-        n_live = live.sum(axis=1)
-        n_held = np.ceil(self.params["fraction"] * n_live).astype(np.int64)
-        # Rank within the row; NaN sorts last, so ranks < n_held are live securities.
-        order = np.argsort(np.where(live, sigma, np.inf), axis=1, kind="stable")
-        ranks = np.empty_like(order)
-        np.put_along_axis(ranks, order, np.arange(close.shape[1])[None, :], axis=1)
-        held = live & (ranks < n_held[:, None])
-        weights = np.where(held, 1.0 / np.maximum(n_held, 1)[:, None], 0.0)
-        return np.where(live & ~np.isnan(close), weights, np.nan)
+        return low_volatility_weights(close, self.params["window"], self.params["fraction"])
 
 
 @hookimpl

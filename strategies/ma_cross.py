@@ -7,7 +7,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.params import Interval, Param
-from autopilot.strategies.rolling import equal_weights, rolling_mean
+from autopilot.strategies.kernels import crossover_weights
 
 
 class MovingAverageCrossover(StrategyFamily):
@@ -33,12 +33,8 @@ class MovingAverageCrossover(StrategyFamily):
 
     def positions(self, close: np.ndarray) -> np.ndarray:
         """``sign(mean_fast - mean_slow) / N_live``."""
-        fast = rolling_mean(close, self.params["fast"])
-        slow = rolling_mean(close, self.params["slow"])
-        signal = np.sign(fast - slow)
-        if self.params["long_only"]:
-            signal = np.where(signal < 0, 0.0, signal)
-        return equal_weights(signal, close)
+        p = self.params
+        return crossover_weights(close, p["fast"], p["slow"], p["long_only"])
 
 
 @hookimpl

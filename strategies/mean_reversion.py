@@ -7,12 +7,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.params import Interval, Param
-from autopilot.strategies.rolling import (
-    equal_weights,
-    rolling_std,
-    simple_returns,
-    trailing_return,
-)
+from autopilot.strategies.kernels import reversal_weights
 
 
 class ShortTermMeanReversion(StrategyFamily):
@@ -35,15 +30,10 @@ class ShortTermMeanReversion(StrategyFamily):
 
     def positions(self, close: np.ndarray) -> np.ndarray:
         """``-sign(z) * (|z| > threshold) / N_live``."""
-        lookback = self.params["lookback"]
-        sigma = rolling_std(simple_returns(close), self.params["vol_window"])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z = trailing_return(close, lookback) / (sigma * np.sqrt(lookback))
-        signal = np.where(np.abs(z) > self.params["threshold"], -np.sign(z), 0.0)
-        signal = np.where(np.isnan(z), np.nan, signal)
-        if self.params["long_only"]:
-            signal = np.where(signal < 0, 0.0, signal)
-        return equal_weights(signal, close)
+        p = self.params
+        return reversal_weights(
+            close, p["lookback"], p["threshold"], p["vol_window"], p["long_only"]
+        )
 
 
 @hookimpl

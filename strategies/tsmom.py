@@ -7,7 +7,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.params import Interval, Param
-from autopilot.strategies.rolling import equal_weights, trailing_return
+from autopilot.strategies.kernels import momentum_weights
 
 
 class TimeSeriesMomentum(StrategyFamily):
@@ -37,10 +37,8 @@ class TimeSeriesMomentum(StrategyFamily):
 
     def positions(self, close: np.ndarray) -> np.ndarray:
         """``sign(close[t-skip] / close[t-lookback] - 1) / N_live``."""
-        signal = np.sign(trailing_return(close, self.params["lookback"], self.params["skip"]))
-        if self.params["long_only"]:
-            signal = np.where(signal < 0, 0.0, signal)
-        return equal_weights(signal, close)
+        p = self.params
+        return momentum_weights(close, p["lookback"], p["skip"], p["long_only"])
 
 
 @hookimpl

@@ -7,7 +7,7 @@ import numpy as np
 from autopilot import hookimpl
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.params import Interval, Param
-from autopilot.strategies.rolling import equal_weights, rolling_mean, rolling_std
+from autopilot.strategies.kernels import breakout_weights
 
 
 class VolatilityBreakout(StrategyFamily):
@@ -27,14 +27,8 @@ class VolatilityBreakout(StrategyFamily):
 
     def positions(self, close: np.ndarray) -> np.ndarray:
         """``(+1 above the band, -1 below, 0 inside) / N_live``."""
-        window, k = self.params["window"], self.params["k"]
-        mean = rolling_mean(close, window)
-        width = k * rolling_std(close, window)
-        signal = np.where(close > mean + width, 1.0, np.where(close < mean - width, -1.0, 0.0))
-        signal = np.where(np.isnan(mean) | np.isnan(width), np.nan, signal)
-        if self.params["long_only"]:
-            signal = np.where(signal < 0, 0.0, signal)
-        return equal_weights(signal, close)
+        p = self.params
+        return breakout_weights(close, p["window"], p["k"], p["long_only"])
 
 
 @hookimpl

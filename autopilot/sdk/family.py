@@ -138,22 +138,20 @@ def checked_positions(family: StrategyFamily, close: np.ndarray) -> np.ndarray:
         raise StrategyContractError(
             f"{who} returned positions of shape {weights.shape}; expected {close.shape}"
         )
-    if np.isinf(weights).any():
-        row = int(np.argwhere(np.isinf(weights))[0, 0])
+    # numba loads only here: the catalog and `plugins list` start without it.
+    from autopilot.sdk._contract import INFINITE, OVER_GROSS, UNPRICED, first_violation
+
+    kind, row, col, value = first_violation(weights, close, GROSS_TOLERANCE)
+    if kind == INFINITE:
         raise StrategyContractError(f"{who} returned an infinite weight at bar {row}")
-    unpriced = np.isnan(close) & ~np.isnan(weights) & (weights != 0.0)
-    if unpriced.any():
-        row, col = (int(i) for i in np.argwhere(unpriced)[0])
+    if kind == UNPRICED:
         raise StrategyContractError(
-            f"{who} holds weight {float(weights[row, col])!r} in security {col} at bar {row}, "
-            f"which has no price there; return NaN or 0 where the close is NaN"
+            f"{who} holds weight {value!r} in security {col} at bar {row}, which has no price "
+            f"there; return NaN or 0 where the close is NaN"
         )
-    gross = np.nansum(np.abs(weights), axis=1)
-    over = gross > 1.0 + GROSS_TOLERANCE
-    if over.any():
-        row = int(np.argmax(over))
+    if kind == OVER_GROSS:
         raise StrategyContractError(
-            f"{who} has gross exposure {float(gross[row])!r} at bar {row}; the absolute weights of "
-            f"a bar must sum to at most 1"
+            f"{who} has gross exposure {value!r} at bar {row}; the absolute weights of a bar "
+            f"must sum to at most 1"
         )
     return weights

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from autopilot.costs import CostModel
@@ -10,7 +11,12 @@ from autopilot.errors import InputError
 from autopilot.sdk.family import StrategyFamily
 from autopilot.sdk.params import Param
 from autopilot.sdk.plugins import load_strategy_catalog
-from autopilot.strategies.backtest import backtest, cost_rate_from_model
+from autopilot.strategies.backtest import (
+    backtest,
+    cost_rate_from_model,
+    impact_coefficients,
+    impact_coverage,
+)
 
 
 class Fixed(StrategyFamily):
@@ -128,3 +134,63 @@ def test_no_look_ahead_changing_prices_after_t_never_changes_positions_up_to_t()
         # The future did change something, so the comparison has teeth.
         if cut < 300:
             assert not np.array_equal(base.returns, other.returns, equal_nan=True)
+
+
+def test_net_returns_match_a_pandas_walk_through_the_formula():
+    # An independent writing of the module docstring's formula, on random positions with
+    # gaps, a late listing and a delisting.
+    rng = np.random.default_rng(17)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, (300, 7)), axis=0))
+    close[:30, 1] = np.nan
+    close[250:, 2] = np.nan
+    w = rng.normal(0, 0.1, close.shape)
+    w[rng.random(close.shape) < 0.2] = np.nan
+    w[:5] = np.nan
+    w[np.isnan(close)] = np.nan
+    impact = rng.uniform(0, 0.01, close.shape)
+    got = backtest(close, [fixed(w)], cost_rate=0.0007, impact=impact).returns[:, 0]
+    held = pd.DataFrame(w).fillna(0.0)
+    asset = pd.DataFrame(close).pct_change(fill_method=None).fillna(0.0)
+    traded = (held - held.shift(1).fillna(0.0)).abs()
+    expected = (
+        (held.shift(1) * asset).sum(axis=1)
+        - 0.0007 * traded.shift(1).sum(axis=1)
+        - (pd.DataFrame(impact).shift(1) * traded.shift(1) ** 1.5).sum(axis=1)
+    ).to_numpy(copy=True)
+    expected[:6] = np.nan  # nothing held before the close of bar 5
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_impact_is_the_cost_models_square_root_law_on_each_trade():
+    rng = np.random.default_rng(5)
+    t_bars, n = 80, 3
+    close = 30 * np.exp(np.cumsum(rng.normal(0, 0.015, (t_bars, n)), axis=0))
+    volume = rng.uniform(1e5, 5e5, (t_bars, n))
+    volume[40:45, 2] = np.nan  # unknown volume: no impact while it is in the window
+    model = CostModel(impact=0.8, multiplier=1.3)
+    capital = 2e7
+    coefficients = impact_coefficients(close, volume, capital, model)
+    t, i, d = 60, 1, 0.4  # a trade of 40 % of capital in security 1 at the close of bar 60
+    sigma = np.std(close[t - 20 : t + 1, i] / close[t - 21 : t, i] - 1, ddof=1)
+    adv = volume[t - 20 : t + 1, i].mean()
+    participation = d * capital / (adv * close[t, i])
+    charged = cost_rate_from_model(model) * d + coefficients[t, i] * d**1.5
+    assert charged == pytest.approx(d * model.predicted_cost_bps(participation, sigma) / 1e4)
+    assert (coefficients[:21] == 0).all()  # the window is not filled before bar 21
+    assert (coefficients[40:65, 2] == 0).all() and (coefficients[65:, 2] > 0).all()
+    assert impact_coverage(coefficients, close) == pytest.approx(
+        (coefficients > 0).sum() / close.size
+    )
+    with pytest.raises(InputError, match="capital must be a positive number"):
+        impact_coefficients(close, volume, 0.0)
+    with pytest.raises(InputError, match="impact must be a"):
+        backtest(close, [fixed(np.zeros_like(close))], impact=-coefficients - 1)
+
+
+def test_impact_makes_a_trade_cost_more_than_spread_and_fees():
+    close = np.full((4, 1), 100.0)
+    w = [[1.0], [1.0], [0.25], [0.25]]
+    impact = np.full((4, 1), 0.01)
+    r = backtest(close, [fixed(w)], cost_rate=0.0, impact=impact).returns[:, 0]
+    # bar 1 holds the entry made at bar 0 (d = 1); bar 3 the sale of 0.75 made at bar 2.
+    np.testing.assert_allclose(r, [np.nan, -0.01, 0.0, -0.01 * 0.75**1.5])

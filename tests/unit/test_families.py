@@ -18,7 +18,6 @@ from autopilot.market.bundled import load_prices
 from autopilot.sdk.family import StrategyFamily, checked_positions
 from autopilot.sdk.params import Interval, Param
 from autopilot.sdk.plugins import InstalledPlugin, load_strategy_catalog
-from autopilot.strategies.rolling import rolling_mean, rolling_std
 
 BUILTIN = ("low_vol", "ma_cross", "mean_reversion", "tsmom", "vol_breakout")
 
@@ -128,22 +127,6 @@ def test_a_weight_where_there_is_no_price_is_refused():
     close[2, 1] = np.nan
     with pytest.raises(StrategyContractError, match="security 1 at bar 2, which has no price"):
         checked_positions(Blind(weight=0.5), close)
-
-
-def test_rolling_helpers_match_pandas():
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(300, 3)) + 50
-    x[:10, 1] = np.nan
-    x[250:, 2] = np.nan
-    import pandas as pd
-
-    frame = pd.DataFrame(x)
-    np.testing.assert_allclose(
-        rolling_mean(x, 20), frame.rolling(20).mean().to_numpy(), rtol=1e-12, equal_nan=True
-    )
-    np.testing.assert_allclose(
-        rolling_std(x, 20), frame.rolling(20).std().to_numpy(), rtol=1e-7, equal_nan=True
-    )
 
 
 def test_tsmom_known_answer():
