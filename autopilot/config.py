@@ -71,6 +71,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -129,7 +130,9 @@ _TOP_LEVEL = {
     "strategies",
     "meta_labeling",
 }
-_STRATEGIES_KEYS = {"families"}
+_STRATEGIES_KEYS = {"families", "capital"}
+#: The notional the candidates are backtested with, for their trades' impact on volume.
+DEFAULT_STRATEGY_CAPITAL = 1_000_000.0
 _GATE_KEYS = {"mode", "enabled", "params"}
 _REGIMES_KEYS = {"model", "params"}
 _REGISTRY_KEYS = {"promotion_grace_cycles", "max_active", "rank_by"}
@@ -239,6 +242,7 @@ class EnvironmentConfig:
         default_factory=lambda: MappingProxyType({})
     )
     meta_labeling: MetaLabelingSettings = field(default_factory=MetaLabelingSettings)
+    strategy_capital: float = DEFAULT_STRATEGY_CAPITAL
     sources: tuple[str, ...] = ()
     origins: Mapping[tuple[str, ...], str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -286,7 +290,12 @@ class EnvironmentConfig:
             "regimes": self.regimes.to_dict(),
             "meta_labeling": self.meta_labeling.to_dict(),
             **(
-                {"strategies": {"families": {k: dict(v) for k, v in self.strategies.items()}}}
+                {
+                    "strategies": {
+                        "capital": self.strategy_capital,
+                        "families": {k: dict(v) for k, v in self.strategies.items()},
+                    }
+                }
                 if self.strategies
                 else {}
             ),
@@ -468,6 +477,19 @@ def _check_strategies(path: Path, strategies: Any) -> None:
             "Write e.g. `strategies: {families: {tsmom: {lookback: [21, 63]}}}`.",
         )
     _check_unknown(path, "strategies", strategies, _STRATEGIES_KEYS)
+    capital = strategies.get("capital", DEFAULT_STRATEGY_CAPITAL)
+    if (
+        isinstance(capital, bool)
+        or not isinstance(capital, int | float)
+        or not (0 < capital < math.inf)
+    ):
+        raise _fail(
+            path,
+            "strategies.capital",
+            f"must be a positive number, was {capital!r}",
+            "Write e.g. `capital: 1000000`: the notional the candidates trade, which sets "
+            "their trades' share of volume when the prices carry volume.",
+        )
     families = strategies.get("families", {})
     if not isinstance(families, dict):
         raise _fail(
@@ -985,6 +1007,7 @@ def _build(
         regimes=_regime_settings(data, path, origins),
         strategies=strategies,
         meta_labeling=MetaLabelingSettings(**data.get("meta_labeling", {})),
+        strategy_capital=float(data.get("strategies", {}).get("capital", DEFAULT_STRATEGY_CAPITAL)),
         sources=sources,
         origins=MappingProxyType(origins),
     )

@@ -24,7 +24,7 @@ class TimeSeriesMomentum(StrategyFamily):
         "skip": Param(int, default=0, interval=Interval(0, None), doc="most recent bars skipped"),
         "long_only": Param(bool, default=False, doc="hold 0 instead of a short"),
     }
-    default_grid = {"lookback": (21, 63, 126, 252), "skip": (0, 21)}
+    default_grid = {"lookback": (63, 126, 252), "skip": (0, 21)}
 
     def check_params(self) -> str | None:
         """``skip`` must be below ``lookback``."""

@@ -95,11 +95,20 @@ def _values(values: list[Any]) -> str:
 def build_candidates(args: argparse.Namespace) -> int:
     """Write the environment's candidate batch to ``args.out``."""
     from autopilot.config import load_config
+    from autopilot.strategies.backtest import IMPACT_WINDOW
     from autopilot.strategies.candidates import write_candidates
 
     as_of = parse_date(args.as_of, "--as-of")
     check_writable(args.out, args.prices)
     config = load_config(args.env, args.config_dir)
-    n = write_candidates(args.out, config, universe_from_args(args, config, as_of))
+    n, coverage = write_candidates(args.out, config, universe_from_args(args, config, as_of))
     print(f"wrote {n} candidates to {args.out}")
+    if coverage is None:
+        print("costs: spread and fees (no volume in the prices, so no market impact)")
+    else:
+        print(
+            f"costs: spread, fees and market impact on volume for {config.strategy_capital:,.0f} "
+            f"of capital ({coverage:.1%} of priced security-bars have the {IMPACT_WINDOW} bars "
+            f"of volume and prices impact needs; elsewhere spread and fees only)"
+        )
     return EXIT_OK

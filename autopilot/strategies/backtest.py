@@ -40,6 +40,7 @@ from autopilot.sdk.family import StrategyFamily, checked_positions
 from autopilot.strategies._net_returns import net_returns
 
 __all__ = [
+    "IMPACT_WINDOW",
     "BacktestResult",
     "backtest",
     "backtest_chunk",

@@ -6,6 +6,10 @@ The batch is the wide layout :func:`autopilot.market.returns_io.read_candidates`
 ``regimes:`` model (:func:`~autopilot.market.regime_models.regimes_from_config`) on the
 universe's market series (the embedded S&P 500 index, or the user's market; see
 :mod:`autopilot.market.universe`). Rows before the first candidate trades are left out.
+
+Trades pay the cost model's spread and fees and, where the prices carry volume, its
+square-root impact for a candidate trading ``strategies.capital``
+(:func:`~autopilot.strategies.backtest.impact_coefficients`).
 """
 
 from __future__ import annotations
@@ -23,15 +27,22 @@ from autopilot.errors import InputError
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.universe import Universe
 from autopilot.stats.metrics import MISSING_REGIME
-from autopilot.strategies.backtest import backtest
+from autopilot.strategies.backtest import backtest, impact_coefficients, impact_coverage
 from autopilot.strategies.grid import build_candidates, environment_catalog
 
-__all__ = ["candidate_frame", "write_candidates"]
+__all__ = ["candidate_batch", "candidate_frame", "write_candidates"]
 
 logger = logging.getLogger(__name__)
 
 
 def candidate_frame(config: EnvironmentConfig, universe: Universe) -> pd.DataFrame:
+    """The batch of :func:`candidate_batch`, without its impact coverage."""
+    return candidate_batch(config, universe)[0]
+
+
+def candidate_batch(
+    config: EnvironmentConfig, universe: Universe
+) -> tuple[pd.DataFrame, float | None]:
     """Backtest the environment's candidates on a universe's prices.
 
     Parameters
@@ -47,6 +58,8 @@ def candidate_frame(config: EnvironmentConfig, universe: Universe) -> pd.DataFra
     -------
     pandas.DataFrame
         ``date``, one column per candidate, ``regime``.
+    float or None
+        The share of priced security-bars whose trades pay an impact (None: no volume).
 
     Raises
     ------
@@ -58,8 +71,12 @@ def candidate_frame(config: EnvironmentConfig, universe: Universe) -> pd.DataFra
     panel = universe.panel
     catalog = environment_catalog(config)
     candidates = build_candidates(config, catalog)
-    # A writable copy, as the backtest has always been given (the panel's own is read-only).
-    result = backtest(np.array(panel.close), candidates)
+    close = np.array(panel.close)
+    impact = coverage = None
+    if panel.volume is not None:
+        impact = impact_coefficients(close, panel.volume, config.strategy_capital)
+        coverage = impact_coverage(impact, close)
+    result = backtest(close, candidates, impact=impact)
     frame = pd.DataFrame(result.returns, columns=result.candidate_ids)
     frame.insert(0, "date", panel.dates.to_numpy())
     # Causal labels: computed up to as_of, they equal those of a longer history.
@@ -74,15 +91,20 @@ def candidate_frame(config: EnvironmentConfig, universe: Universe) -> pd.DataFra
         )
     frame = frame.iloc[int(np.argmax(traded)) :].reset_index(drop=True)
     logger.info("%d candidates, %d bars up to %s", len(candidates), len(frame), universe.as_of)
-    return frame
+    return frame, coverage
 
 
-def write_candidates(path: Path, config: EnvironmentConfig, universe: Universe) -> int:
-    """Write :func:`candidate_frame` to the Parquet file ``path``; returns the candidates."""
+def write_candidates(
+    path: Path, config: EnvironmentConfig, universe: Universe
+) -> tuple[int, float | None]:
+    """Write :func:`candidate_batch` to the Parquet file ``path``.
+
+    Returns the number of candidates and the impact coverage.
+    """
     if not path.name.lower().endswith((".parquet", ".pq")):
         raise InputError(f"{path}: write the batch to a .parquet file")
-    frame = candidate_frame(config, universe)
+    frame, coverage = candidate_batch(config, universe)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     atomic_write_bytes(path, buffer.getvalue(), keep_backup=False)
-    return frame.shape[1] - 2
+    return frame.shape[1] - 2, coverage

@@ -75,9 +75,15 @@ def long_parquet(frame: pd.DataFrame, path):
     return path
 
 
-def panel_of(frame: pd.DataFrame) -> PricePanel:
-    """The same prices as an in-process panel, never through a file."""
-    return PricePanel(pd.DatetimeIndex(frame.index), tuple(frame.columns), frame.to_numpy())
+def panel_of(frame: pd.DataFrame, volume: pd.DataFrame | None = None) -> PricePanel:
+    """The same prices (and volumes) as an in-process panel, never through a file."""
+    shares = None if volume is None else volume[frame.columns].to_numpy()
+    return PricePanel(pd.DatetimeIndex(frame.index), tuple(frame.columns), frame.to_numpy(), shares)
+
+
+def volumes_of(path) -> pd.DataFrame:
+    """The volume column of a long file, as a date x ticker table."""
+    return pd.read_parquet(path).pivot(index="date", columns="ticker", values="volume")
 
 
 def build(env, prices, out, *extra) -> int:
@@ -94,6 +100,7 @@ def test_a_wide_csv_gives_the_candidates_of_the_same_prices_in_process(env, clos
         "market: the equal-weighted average return of the 6 securities of prices.csv (name one "
         "of them with --market ID instead)",
         f"wrote 3 candidates to {out}",
+        "costs: spread and fees (no volume in the prices, so no market impact)",
     ]
     from_file = pd.read_parquet(out)
     assert list(from_file.columns) == ["date", *IDS, LOW_VOL, "regime"]
@@ -119,7 +126,8 @@ def test_a_long_parquet_with_market_trades_the_rest_and_labels_by_the_market(env
     order = sorted(closes.columns.drop("MKT"))
     assert read_prices(prices).securities == tuple(sorted(closes.columns))
     traded = closes[order]
-    in_process = candidate_frame(load_config(str(env)), panel_universe(panel_of(traded), AS_OF))
+    panel = panel_of(traded, volumes_of(prices))
+    in_process = candidate_frame(load_config(str(env)), panel_universe(panel, AS_OF))
     pd.testing.assert_frame_equal(
         from_file.drop(columns="regime"), in_process.drop(columns="regime"), check_exact=True
     )
@@ -277,3 +285,33 @@ def test_panel_universe_known_answers_and_refusals():
         panel_universe(lonely, date(2024, 1, 3))
     with pytest.raises(InputError, match="market 'B' has no price up to 2024-01-02; its first "):
         panel_universe(PricePanel(dates[:2], ("A", "B"), close[:2, :2]), date(2024, 1, 2), "B")
+
+
+def test_volume_charges_the_square_root_impact_of_the_configured_capital(env, closes, capsys):
+    prices = long_parquet(closes, "prices.parquet")
+    plain = candidate_frame(
+        load_config(str(env)), panel_universe(panel_of(closes.drop(columns="MKT")), AS_OF, None)
+    ).set_index("date")
+    batches = {}
+    for capital in (1e6, 4e6):
+        env.write_text(ENV.replace("strategies:\n", f"strategies:\n  capital: {capital}\n"))
+        assert build(env, prices, f"{capital:.0f}.parquet", "--market", "MKT") == 0
+        batches[capital] = pd.read_parquet(f"{capital:.0f}.parquet").set_index("date")
+    assert "costs: spread, fees and market impact on volume for 1,000,000 of capital" in (
+        capsys.readouterr().out
+    )
+    columns = [*IDS, LOW_VOL]
+    plain = plain.loc[batches[1e6].index, sorted(columns)]
+    impact = {c: plain - b[sorted(columns)] for c, b in batches.items()}
+    assert (impact[1e6].fillna(0.0) >= -1e-15).all().all()  # impact only ever costs
+    assert impact[1e6].fillna(0.0).to_numpy().sum() > 0
+    # The square-root law: four times the capital, twice the cost per unit traded.
+    np.testing.assert_allclose(impact[4e6], 2 * impact[1e6], rtol=1e-9, atol=1e-15)
+
+
+def test_a_capital_that_is_not_a_positive_number_is_refused(env, closes, capsys):
+    env.write_text(ENV.replace("strategies:\n", "strategies:\n  capital: -5\n"))
+    prices = wide_csv(closes.drop(columns="MKT"), "prices.csv")
+    assert build(env, prices, "batch.parquet") == 2
+    err = capsys.readouterr().err
+    assert "small.yaml: strategies.capital: must be a positive number, was -5." in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import numpy as np
@@ -189,3 +190,12 @@ def test_every_default_grid_point_keeps_the_contract_on_the_embedded_data(name):
         w = checked_positions(info.cls(**params), close)
         assert np.isfinite(w[-1]).sum() == close.shape[1] - 1  # every live security decided
         assert np.nansum(np.abs(w), axis=1).max() <= 1 + 1e-9
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_every_default_grid_point_is_a_valid_parameter_set(name):
+    # `family: {}` in an environment builds the whole default grid: no point may be refused.
+    cls = load_strategy_catalog().families[name].cls
+    keys = list(cls.default_grid)
+    for values in itertools.product(*(cls.default_grid[k] for k in keys)):
+        cls(**dict(zip(keys, values, strict=True)))
