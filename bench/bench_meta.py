@@ -56,13 +56,22 @@ def main() -> None:
     catalog = load_strategy_catalog()
     start = time.perf_counter()
     positions = {}
+    families = {}
     for name, params in STRATEGIES.items():
         family = catalog.families[name].cls(**params)
         positions[family.candidate_id] = family.positions(close)
+        families[family.candidate_id] = name
     signals_s = time.perf_counter() - start
     start = time.perf_counter()
     data = training_set(
-        close, index, labels, confidence, positions, as_of=len(close) - 1, barriers=BARRIERS
+        close,
+        index,
+        labels,
+        confidence,
+        positions,
+        as_of=len(close) - 1,
+        barriers=BARRIERS,
+        families=families,
     )
     events_s = time.perf_counter() - start
     model = MetaLabelingModel(embargo=EMBARGO)

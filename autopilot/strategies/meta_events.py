@@ -95,6 +95,7 @@ def training_set(
     *,
     as_of: int,
     barriers: Barriers = DEFAULT_BARRIERS,
+    families: Mapping[str, str] | None = None,
 ) -> TrainingSet:
     """Labelled, featured entries of ``positions`` whose labels are known at bar ``as_of``.
 
@@ -107,28 +108,33 @@ def training_set(
     regimes, confidence : ndarray, shape (T,)
         Regime label and confidence per bar.
     positions : mapping of str to ndarray, shape (T, S)
-        Each family's target positions (the key names the family).
+        Each strategy's target positions, by strategy id.
     as_of : int
         The training bar: only events resolved at or before it enter.
     barriers : Barriers
         The labelling settings.
+    families : mapping of str to str, optional
+        The family of each strategy id (the ``family=<name>`` features), so that a model
+        learns about families and filters any strategy of one; by default each id is its
+        own family.
 
     Returns
     -------
     TrainingSet
-        Events in (entry bar, family, security) order.
+        Events in (entry bar, strategy id, security) order.
     """
     prices = np.asarray(close, dtype=np.float64)
     if not 0 <= as_of < prices.shape[0]:
         raise InputError(f"as_of bar {as_of} is outside the data (0..{prices.shape[0] - 1})")
     names = sorted(positions)
+    family_of = {name: (families or {}).get(name, name) for name in names}
     found = [entries(positions[name]) for name in names]
     kept = [e.bars <= as_of for e in found]
     bar, security, side, strength = (
         np.concatenate([getattr(e, field)[k] for e, k in zip(found, kept, strict=True)])
         for field in ("bars", "securities", "sides", "strengths")
     )
-    family_code = np.concatenate(
+    strategy_code = np.concatenate(
         [np.full(int(k.sum()), code, dtype=np.int64) for code, k in enumerate(kept)]
     )
     # Each security's path is labelled with its own volatility; only prices up to as_of.
@@ -159,7 +165,7 @@ def training_set(
         end[rows] = np.where(labels.exit >= 0, labels.exit + first, -1)
         realised[rows] = labels.ret
     known = end >= 0  # labelled from prices up to as_of only, so known by then
-    order = np.lexsort((security[known], family_code[known], bar[known]))
+    order = np.lexsort((security[known], strategy_code[known], bar[known]))
     picked = np.flatnonzero(known)[order]
     cut = slice(0, as_of + 1)  # nothing after the training bar reaches the features
     features = event_features(
@@ -170,8 +176,8 @@ def training_set(
         bars=bar[picked],
         securities=security[picked],
         sides=side[picked],
-        families=[names[code] for code in family_code[picked]],
+        families=[family_of[names[code]] for code in strategy_code[picked]],
         strengths=strength[picked],
-        family_names=names,
+        family_names=sorted(set(family_of.values())),
     )
     return TrainingSet(features, label[picked], bar[picked], end[picked], realised[picked])

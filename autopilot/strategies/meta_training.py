@@ -127,6 +127,7 @@ def train_meta_labeler(
         positions,
         as_of=len(close) - 1,
         barriers=barriers,
+        families={s.candidate_id: s.name for s in strategies},
     )
     if len(data.labels) == 0:
         raise InputError(
