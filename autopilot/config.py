@@ -418,7 +418,8 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
                 path,
                 "plugins",
                 f"must be a list of entry-point names, was {plugins!r}",
-                "Write e.g. `plugins: [pbo]`; `autopilot gates list` shows installed plugins.",
+                "Write e.g. `plugins: [pbo]`; `autopilot gates list` and `autopilot candidates "
+                "families` show installed plugins.",
             )
     if "gates" in data:
         _check_gates(path, data["gates"])

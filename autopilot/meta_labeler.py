@@ -195,11 +195,22 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
     ) -> MetaLabelingModel:
         splitter = PurgedKFold(self.n_splits, self.embargo)
         folds = list(splitter.split(starts, ends))
+        known = features.notna().to_numpy()
         for train, _ in folds:
             if np.unique(labels[train]).size < 2:
                 raise InputError(
                     f"a purged fold's training events hold only label {labels[train][0]}; "
                     f"label more events or lower n_splits (now {self.n_splits})"
+                )
+            empty = ~known[train].any(axis=0)
+            if empty.any():
+                # Nothing can be learnt from it (and gradient boosting fails on it).
+                name = features.columns[int(np.argmax(empty))]
+                raise InputError(
+                    f"a purged fold's training events (entry bars {int(starts[train].min())}"
+                    f"..{int(starts[train].max())}) have no value of feature {name!r}; train "
+                    f"on a longer history (the regime model and the rolling features need "
+                    f"theirs first) or lower n_splits (now {self.n_splits})"
                 )
         self.estimator_, self.confidence_threshold_ = self._fit_with_threshold(
             features, labels, folds

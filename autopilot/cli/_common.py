@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TEMPFAIL",
     "EXIT_USAGE",
+    "add_date_format",
     "check_writable",
     "environment_parent",
     "folder_path",
@@ -157,16 +158,21 @@ def environment_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def add_date_format(group: argparse._ArgumentGroup) -> None:
+    """``--date-format``, for every file whose dates are read (never guessed)."""
+    group.add_argument(
+        "--date-format",
+        help="strftime format of dates that are not ISO, e.g. %%d/%%m/%%Y or %%Y%%m%%d",
+    )
+
+
 def returns_parent() -> argparse.ArgumentParser:
     """The candidate returns file and its optional regime labels."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("file", type=Path, help="Parquet or CSV returns, long or wide layout")
     parent.add_argument("--regimes", type=Path, help="Parquet or CSV with date, regime columns")
     reading = parent.add_argument_group("reading the file (nothing is guessed)")
-    reading.add_argument(
-        "--date-format",
-        help="strftime format of dates that are not ISO, e.g. %%d/%%m/%%Y or %%Y%%m%%d",
-    )
+    add_date_format(reading)
     reading.add_argument(
         "--returns-in",
         choices=("decimal", "percent"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autopilot.cli._common import EXIT_OK, EXIT_USAGE, format_parent, print_json, verbose_parent
+from autopilot.cli._prices import price_reading_parent, reading_options
 
 if TYPE_CHECKING:
     from autopilot.market.prices_io import PriceReport
@@ -25,55 +26,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     data_commands = data.add_subparsers(dest="data_command", required=True)
     check = data_commands.add_parser(
         "check",
-        parents=[verbose, format_parent()],
+        parents=[verbose, format_parent(), price_reading_parent()],
         help="summarise a price file and list everything that would be refused",
         description="Read a price file (Parquet or CSV, wide: date + one column of closes per "
         "security; long: date, security|ticker|permno, close[, volume]) and print what it "
         "holds and every problem found. Exit 0 when it would be accepted, 2 when not.",
     )
     check.add_argument("file", type=Path, help="Parquet or CSV prices, wide or long layout")
-    reading = check.add_argument_group("reading the file (nothing is guessed)")
-    reading.add_argument(
-        "--date-format",
-        help="strftime format of dates that are not ISO, e.g. %%d/%%m/%%Y or %%Y%%m%%d",
-    )
-    reading.add_argument(
-        "--ignore-columns",
-        nargs="+",
-        default=[],
-        metavar="NAME",
-        help="columns to leave out (a saved index, a column of another field)",
-    )
-    reading.add_argument(
-        "--min-history",
-        type=_at_least_one,
-        default=2,
-        metavar="N",
-        help="the fewest prices a security may have (default 2: one return)",
-    )
     check.set_defaults(handler=data_check)
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not at least 1")
-    return value
 
 
 def data_check(args: argparse.Namespace) -> int:
     """Print the summary and the problems; exit 0 when the file would be accepted, 2 if not."""
     from autopilot.market.prices_io import check_prices
 
-    report = check_prices(
-        args.file,
-        date_format=args.date_format,
-        ignore_columns=args.ignore_columns,
-        min_history=args.min_history,
-    )
+    report = check_prices(args.file, **reading_options(args))
     if args.format == "json":
         print_json("price_check", report.to_dict())
     else:

@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autopilot.cli._catalog import CatalogEntry, add_listing, print_catalog
 from autopilot.cli._common import (
     EXIT_OK,
     check_writable,
     environment_parent,
-    format_parent,
     print_json,
     returns_parent,
     verbose_parent,
@@ -20,7 +20,6 @@ from autopilot.cli._progress import StageBars
 
 if TYPE_CHECKING:
     from autopilot.promotion_gate import GateSet, VerdictTable
-    from autopilot.sdk.plugins import GateCatalog
 
 __all__ = ["add_commands"]
 
@@ -34,13 +33,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "gates", parents=[verbose], help="list gates or check a batch of candidates"
     )
     gate_commands = gates.add_subparsers(dest="gates_command", required=True)
-    listing = gate_commands.add_parser(
-        "list",
-        parents=[verbose, format_parent()],
-        help="every gate, its plugin, parameters, status",
-    )
-    listing.add_argument("--env", help="environment whose gate set and plugin allow-list to use")
-    listing.set_defaults(handler=gates_list)
+    add_listing(gate_commands, "list", "every gate", gates_list)
     check = gate_commands.add_parser(
         "check",
         parents=[verbose, returns_parent(), environment_parent()],
@@ -64,74 +57,24 @@ def gates_list(args: argparse.Namespace) -> int:
         values = {g.name: dict(g.gate.params) for g in gate_set.gates}
     else:
         catalog = load_gate_catalog(())
-    if args.format == "json":
-        print_json("gate_catalog", _catalog_data(catalog, enabled, values, args.env))
-    else:
-        print(_format_catalog(catalog, enabled, values, args.env))
+    entries = []
+    for name, info in catalog.gates.items():
+        here = values.get(name, {})
+        status = (
+            "available" if args.env is None else "enabled" if name in enabled else "not enabled"
+        )
+        entries.append(
+            CatalogEntry(
+                info,
+                status,
+                fields={"mode": enabled.get(name)},
+                detail=f", {enabled[name]}" if name in enabled else "",
+                per_parameter={key: {"value": value} for key, value in here.items()},
+                shown={key: f"{value!r} here; " for key, value in here.items()},
+            )
+        )
+    print_catalog(args.format, "gate_catalog", "gates", args.env, entries, catalog.not_enabled)
     return EXIT_OK
-
-
-def _catalog_data(
-    catalog: GateCatalog,
-    enabled: dict[str, str],
-    values: dict[str, dict[str, Any]],
-    env: str | None,
-) -> dict[str, Any]:
-    gates = []
-    for name, info in catalog.gates.items():
-        status = "available" if env is None else "enabled" if name in enabled else "not enabled"
-        gates.append(
-            {
-                "name": name,
-                "status": status,
-                "mode": enabled.get(name),
-                "plugin": info.plugin.name,
-                "distribution": info.plugin.distribution,
-                "version": info.plugin.version,
-                "description": info.cls.description,
-                "parameters": {
-                    key: {
-                        "rule": param.describe(),
-                        "doc": param.doc,
-                        **({"value": values[name][key]} if name in values else {}),
-                    }
-                    for key, param in info.cls.parameters.items()
-                },
-            }
-        )
-    not_enabled = [
-        {"name": p.name, "distribution": p.distribution, "version": p.version}
-        for p in catalog.not_enabled
-    ]
-    return {"environment": env, "gates": gates, "installed_not_enabled": not_enabled}
-
-
-def _format_catalog(
-    catalog: GateCatalog,
-    enabled: dict[str, str],
-    values: dict[str, dict[str, Any]],
-    env: str | None,
-) -> str:
-    lines = []
-    for name, info in catalog.gates.items():
-        origin = f"{info.plugin.name} ({info.plugin.distribution} {info.plugin.version})"
-        status = f"enabled, {enabled[name]}" if name in enabled else "not enabled"
-        if env is None:
-            status = "available"
-        lines.append(f"{name}  [{status}]  plugin {origin}")
-        if info.cls.description:
-            lines.append(f"    {info.cls.description}")
-        for key, param in info.cls.parameters.items():
-            doc = f"  - {param.doc}" if param.doc else ""
-            value = f"{values[name][key]!r} here; " if name in values else ""
-            lines.append(f"    {key}: {value}{param.describe()}{doc}")
-    for plugin in catalog.not_enabled:
-        lines.append(
-            f"{plugin.name}  [installed, not enabled]  plugin {plugin.name} "
-            f"({plugin.distribution} {plugin.version}); add `{plugin.name}` to `plugins:` "
-            f"to load it"
-        )
-    return "\n".join(lines)
 
 
 def gates_check(args: argparse.Namespace) -> int:

@@ -8,12 +8,14 @@ from typing import Any
 
 from autopilot.cli._common import (
     EXIT_OK,
+    check_writable,
     format_parent,
     parse_date,
     print_json,
     state_parent,
     verbose_parent,
 )
+from autopilot.cli._prices import prices_parent, universe_from_args
 from autopilot.errors import InputError
 
 __all__ = ["add_commands", "models_folder"]
@@ -31,7 +33,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     model_commands = model.add_subparsers(dest="model_command", required=True)
     train = model_commands.add_parser(
         "train",
-        parents=[verbose, state],
+        parents=[verbose, state, prices_parent()],
         help="fit the meta-labeler on the active strategies' signals as of a date; save it "
         "without making it current",
     )
@@ -89,12 +91,14 @@ def model_train(args: argparse.Namespace) -> int:
     )
 
     as_of = parse_date(args.as_of, "--as-of")
+    check_writable(args.out, args.prices)
     config = load_config(args.env, args.config_dir)
     ids = list(args.strategy) or _active_strategies(args.state_dir)
     model, barriers = from_settings(config.meta_labeling)
+    strategies = select_strategies(config, ids)
     trained = train_meta_labeler(
-        select_strategies(config, ids),
-        as_of,
+        strategies,
+        universe_from_args(args, config, as_of),
         model=model,
         barriers=barriers,
         regimes=config.regimes,

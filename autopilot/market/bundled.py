@@ -12,7 +12,6 @@ network access.
 from __future__ import annotations
 
 import logging
-from datetime import date
 from functools import cache
 from importlib import resources
 
@@ -20,7 +19,7 @@ import pandas as pd
 
 from autopilot.errors import InputError
 
-__all__ = ["load_index", "load_prices", "prices_up_to"]
+__all__ = ["load_index", "load_prices"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,21 +66,3 @@ def load_index() -> pd.Series:
         A fresh copy on every call.
     """
     return _read(_INDEX_FILE)["SP500"].copy()
-
-
-def prices_up_to(as_of: date) -> pd.DataFrame:
-    """:func:`load_prices` up to and including ``as_of``, a date within the data.
-
-    Raises
-    ------
-    InputError
-        ``as_of`` is outside the embedded data (named with its range, as ``--as-of``).
-    """
-    prices = load_prices()
-    first, last = prices.index[0].date(), prices.index[-1].date()
-    if not first <= as_of <= last:
-        raise InputError(
-            f"--as-of {as_of.isoformat()} is outside the embedded prices "
-            f"({first.isoformat()}..{last.isoformat()}); give a date within them"
-        )
-    return prices.loc[: pd.Timestamp(as_of)]

@@ -1,9 +1,10 @@
 """Training the meta-labeler on the signals of chosen strategies, as of a date.
 
 The strategies are candidates of the environment's grids, named by their candidate ids
-(the registry's active set, usually). Prices, the market level and the regime labels are
-the embedded S&P 500 data cut at the training date, so nothing after it is read; the regime
-label and confidence come from the environment's ``regimes:`` model.
+(the registry's active set, usually). Prices, the market level and the regime labels come
+from a :class:`~autopilot.market.universe.Universe` cut at the training date (the embedded
+S&P 500 data, or the user's prices and market), so nothing after it is read; the regime
+label and confidence come from the environment's ``regimes:`` model on the market.
 """
 
 from __future__ import annotations
@@ -11,20 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
-import pandas as pd
 
 from autopilot.config import EnvironmentConfig, MetaLabelingSettings
 from autopilot.errors import InputError
-from autopilot.market.bundled import load_index, prices_up_to
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.regime_settings import RegimeSettings
+from autopilot.market.universe import Universe
 from autopilot.meta_labeler import MetaLabelingModel
 from autopilot.sdk.family import StrategyFamily
-from autopilot.sdk.plugins import load_strategy_catalog
-from autopilot.strategies.grid import build_candidates
+from autopilot.strategies.grid import build_candidates, environment_catalog
 from autopilot.strategies.meta_events import (
     DEFAULT_BARRIERS,
     Barriers,
@@ -71,7 +69,7 @@ def select_strategies(config: EnvironmentConfig, ids: Sequence[str]) -> list[Str
     InputError
         An id is not a candidate of the environment's grids (named, with how to fix it).
     """
-    catalog = load_strategy_catalog(config.plugins, source=config.origin(("plugins",)))
+    catalog = environment_catalog(config)
     candidates = {c.candidate_id: c for c in build_candidates(config, catalog)}
     unknown = [i for i in ids if i not in candidates]
     if unknown:
@@ -85,27 +83,30 @@ def select_strategies(config: EnvironmentConfig, ids: Sequence[str]) -> list[Str
 
 def train_meta_labeler(
     strategies: Sequence[StrategyFamily],
-    as_of: date,
+    universe: Universe,
     *,
     model: MetaLabelingModel | None = None,
     barriers: Barriers = DEFAULT_BARRIERS,
     regimes: RegimeSettings | None = None,
 ) -> Trained:
-    """Fit ``model`` on the entries of ``strategies`` labelled by ``as_of``.
+    """Fit ``model`` on the entries of ``strategies`` labelled by the universe's as-of date.
 
     Parameters
     ----------
     strategies : sequence of StrategyFamily
         The primary strategies whose signals are filtered.
-    as_of : datetime.date
-        The training date: prices after it are never read.
+    universe : Universe
+        The traded prices and the market series, cut at the training date
+        (:func:`~autopilot.market.universe.embedded_universe` or
+        :func:`~autopilot.market.universe.panel_universe`): prices after it are never read.
     model : MetaLabelingModel, optional
         The unfitted model (its defaults when omitted).
     barriers : Barriers
         The labelling settings.
     regimes : RegimeSettings, optional
-        The regime model of the features ``regime`` and ``regime_confidence``
-        (``EnvironmentConfig.regimes``); the volatility rule with its defaults when omitted.
+        The regime model of the features ``regime`` and ``regime_confidence``, on the
+        universe's market (``EnvironmentConfig.regimes``); the volatility rule with its
+        defaults when omitted.
 
     Returns
     -------
@@ -113,16 +114,14 @@ def train_meta_labeler(
     """
     if not strategies:
         raise InputError("no strategies to learn from; name at least one")
-    window = prices_up_to(as_of)
-    close = np.ascontiguousarray(window.to_numpy(dtype=np.float64))
-    index = load_index().loc[: pd.Timestamp(as_of)]
-    regime = regimes_from_config(index, regimes or RegimeSettings())
+    close = np.array(universe.panel.close)  # writable, as the families have always had it
+    regime = regimes_from_config(universe.market, regimes or RegimeSettings())
     labels = regime.labels.to_numpy()
     confidence = regime.confidence.to_numpy()
     positions = {s.candidate_id: s.positions(close) for s in strategies}
     data = training_set(
         close,
-        index.to_numpy(),
+        universe.market.to_numpy(),
         labels,
         confidence,
         positions,
@@ -130,7 +129,10 @@ def train_meta_labeler(
         barriers=barriers,
     )
     if len(data.labels) == 0:
-        raise InputError(f"the strategies entered no trade labelled by {as_of.isoformat()}")
+        raise InputError(
+            f"{universe.panel.source}: the strategies entered no trade labelled by "
+            f"{universe.as_of.isoformat()}"
+        )
     fitted = (model or MetaLabelingModel()).fit(
         data.features, data.labels, starts=data.starts, ends=data.ends, returns=data.returns
     )

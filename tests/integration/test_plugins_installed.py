@@ -1,7 +1,7 @@
 """Real plugin distributions installed with pip, used through the real command line.
 
-The PBO plugin from ``plugins/`` and a distribution of deliberately broken plugins are
-installed with pip into folders of their own; the CLI runs in a subprocess with those
+The PBO gate plugin and the xsmom strategy-family plugin from ``plugins/``, and a
+distribution of deliberately broken plugins, are installed with pip into folders of their own; the CLI runs in a subprocess with those
 folders on ``PYTHONPATH``, exactly as if they were installed next to strategy-autopilot.
 """
 
@@ -20,6 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PBO_SOURCE = ROOT / "plugins" / "autopilot-pbo"
+XSMOM_SOURCE = ROOT / "plugins" / "autopilot-xsmom"
 FIXTURE_SOURCE = Path(__file__).parent / "fixture_plugins"
 
 
@@ -51,6 +52,11 @@ def pip_install(source: Path, workdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def pbo_site(tmp_path_factory) -> Path:
     return pip_install(PBO_SOURCE, tmp_path_factory.mktemp("pbo"))
+
+
+@pytest.fixture(scope="session")
+def xsmom_site(tmp_path_factory) -> Path:
+    return pip_install(XSMOM_SOURCE, tmp_path_factory.mktemp("xsmom"))
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +102,20 @@ def env_file(tmp_path: Path, plugins: list[str], gates: dict) -> Path:
 
     path = tmp_path / "env.yaml"
     path.write_text(yaml.safe_dump({"periods_per_year": 252, "plugins": plugins, "gates": gates}))
+    return path
+
+
+def families_env(tmp_path: Path, plugins: list[str]) -> Path:
+    """An environment whose only strategy family is xsmom, on a two-point grid."""
+    import yaml
+
+    path = tmp_path / "families.yaml"
+    families = {"xsmom": {"lookback": [63, 126], "skip": 21, "fraction": 0.2}}
+    path.write_text(
+        yaml.safe_dump(
+            {"periods_per_year": 252, "plugins": plugins, "strategies": {"families": families}}
+        )
+    )
     return path
 
 
@@ -307,3 +327,88 @@ def test_a_raising_reason_never_reaches_the_registry_as_a_pass(
     done = run([*update, "--env", str(env)], fixture_site, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert sorted(StrategyRegistry(state).active()) == ["s0", "s2", "s4"]
+
+
+# --- a strategy-family plugin: the xsmom example ---------------------------------------------
+
+XSMOM_IDS = [
+    "xsmom(lookback=63, skip=21, fraction=0.2, long_only=false)",
+    "xsmom(lookback=126, skip=21, fraction=0.2, long_only=false)",
+]
+
+
+def test_installed_family_plugin_is_listed_but_not_enabled(tmp_path, xsmom_site):
+    done = run(["candidates", "families", "--format", "json"], xsmom_site, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(done.stdout)
+    assert listing["kind"] == "family_catalog"
+    assert listing["installed_not_enabled"] == [
+        {"name": "xsmom", "distribution": "autopilot-xsmom", "version": "0.1.0"}
+    ]
+    assert {f["name"] for f in listing["families"]} == {
+        "low_vol",
+        "ma_cross",
+        "mean_reversion",
+        "tsmom",
+        "vol_breakout",
+    }
+    table = run(["candidates", "families"], xsmom_site, cwd=tmp_path)
+    assert table.stdout.splitlines()[-1] == (
+        "xsmom  [installed, not enabled]  plugin xsmom (autopilot-xsmom 0.1.0); "
+        "add `xsmom` to `plugins:` to load it"
+    )
+    # The gate listing is about gates: a family plugin is not one of its plugins.
+    gates = json.loads(run(["gates", "list", "--format", "json"], xsmom_site, cwd=tmp_path).stdout)
+    assert gates["installed_not_enabled"] == []
+
+
+def test_a_family_of_a_plugin_not_allowed_is_refused_and_never_imported(tmp_path, xsmom_site):
+    env = families_env(tmp_path, [])
+    out = tmp_path / "batch.parquet"
+    build = ["candidates", "build", "--env", str(env), "--as-of", "2005-12-30", str(out)]
+    done = run(build, xsmom_site, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: {env}: strategies.families.xsmom: strategy family 'xsmom' is not registered: "
+        f"plugin 'xsmom' (autopilot-xsmom 0.1.0) is installed but not allowed; allow it in "
+        f"{env}: `plugins: [xsmom]`."
+    ]
+    assert done.stdout == "" and not out.exists()
+    listing = run(["candidates", "families", "--env", str(env)], xsmom_site, cwd=tmp_path)
+    assert listing.returncode == 2 and "is installed but not allowed" in listing.stderr
+    code = (
+        "import sys; from autopilot.config import load_config;"
+        "from autopilot.sdk.plugins import load_strategy_catalog;"
+        f"c = load_config({str(env)!r}); catalog = load_strategy_catalog(c.plugins);"
+        "print(sorted(catalog.families), 'autopilot_xsmom' in sys.modules)"
+    )
+    assert probe(code, xsmom_site, cwd=tmp_path) == (
+        "['low_vol', 'ma_cross', 'mean_reversion', 'tsmom', 'vol_breakout'] False"
+    )
+
+
+def test_an_allowed_family_plugin_builds_candidates(tmp_path, xsmom_site):
+    env = families_env(tmp_path, ["xsmom"])
+    listing = run(
+        ["candidates", "families", "--env", str(env), "--format", "json"], xsmom_site, cwd=tmp_path
+    )
+    assert listing.returncode == 0, listing.stderr
+    xsmom = next(f for f in json.loads(listing.stdout)["families"] if f["name"] == "xsmom")
+    assert (xsmom["status"], xsmom["candidates"], xsmom["distribution"]) == (
+        "in the grid",
+        2,
+        "autopilot-xsmom",
+    )
+    assert xsmom["parameters"]["lookback"]["grid"] == [63, 126]
+    out = tmp_path / "batch.parquet"
+    build = ["candidates", "build", "--env", str(env), "--as-of", "2005-12-30", str(out)]
+    done = run(build, xsmom_site, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote 2 candidates to {out}"
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == ["date", *XSMOM_IDS, "regime"]
+    assert frame["date"].iloc[-1] == pd.Timestamp("2005-12-30")
+    # lookback 63 decides at bar 63 and trades from bar 64, the first row; 126 later.
+    returns = frame[XSMOM_IDS].to_numpy()
+    assert np.isfinite(returns[:, 0]).all()
+    assert np.isnan(returns[:63, 1]).all() and np.isfinite(returns[63:, 1]).all()

@@ -144,6 +144,7 @@ def test_as_of_outside_the_data_is_refused(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "error: --as-of 2030-01-02 is outside the embedded prices (1990-01-02..2022-12-28); "
-        "give a date within them"
+        "error: the bundled S&P 500 panel: as-of date 2030-01-02 is after the last date of the "
+        "prices (2022-12-28), which are not known there yet; the prices run from 1990-01-02 to "
+        "2022-12-28"
     )

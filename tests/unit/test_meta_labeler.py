@@ -181,6 +181,14 @@ def test_folds_with_a_single_class_are_refused():
         )
 
 
+def test_folds_without_any_value_of_a_feature_are_refused():
+    """A regime not labelled yet in the early history: nothing to learn from it there."""
+    features, labels, starts, ends, _ = events()
+    features.loc[features.index[: N_EVENTS // 2 + 10], "strength"] = np.nan
+    with pytest.raises(InputError, match="have no value of feature 'strength'; train on a long"):
+        MetaLabelingModel(n_splits=2).fit(features, labels, starts=starts, ends=ends)
+
+
 def test_the_default_estimator_is_seeded_and_reproducible():
     features, labels, starts, ends, _ = events()
     settings = {"n_splits": 2, "tune_threshold": False}

@@ -24,6 +24,7 @@ from autopilot.market.regime_models import (
 )
 from autopilot.market.regime_settings import MODELS, RegimeSettings
 from autopilot.market.regimes import volatility_regimes
+from autopilot.market.universe import embedded_universe
 from autopilot.meta_labeler import MetaLabelingModel
 from autopilot.stats.metrics import MISSING_REGIME
 from autopilot.strategies.candidates import candidate_frame
@@ -350,9 +351,9 @@ def test_candidates_build_labels_the_batch_with_the_configured_model():
     data = {"periods_per_year": 252, "strategies": {"families": {"low_vol": {"window": 21}}}}
     mixture = candidate_frame(
         config_from_dict({**data, "regimes": {"model": "gaussian_mixture", "params": params}}),
-        as_of,
+        embedded_universe(as_of),
     )
-    default = candidate_frame(config_from_dict(data), as_of)
+    default = candidate_frame(config_from_dict(data), embedded_universe(as_of))
     index = load_index()
     # Causal labels: those of the full history, on the batch's dates.
     expected = gaussian_mixture_regimes(index, **params).labels.loc[mixture["date"]]
@@ -377,7 +378,9 @@ def test_the_meta_labeler_features_carry_the_configured_regimes():
     cheap = MetaLabelingModel(
         HistGradientBoostingClassifier(max_iter=5), tune_threshold=False, n_splits=2
     )
-    trained = train_meta_labeler(strategies, as_of, model=cheap, regimes=config.regimes)
+    trained = train_meta_labeler(
+        strategies, embedded_universe(as_of), model=cheap, regimes=config.regimes
+    )
     expected = gaussian_mixture_regimes(load_index(), **params)  # causal: the full history
     starts = trained.data.starts
     features = trained.data.features
