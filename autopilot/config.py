@@ -24,6 +24,8 @@ A configuration cannot weaken silently:
 * an extending file that names another ``regimes.model`` than the base replaces the whole
   ``regimes`` section: the base's parameters belong to the base's model. Naming the same model
   (or none) merges ``regimes.params`` key by key like everything else;
+* with the allocator on (``shadow`` or ``full``), ``allocator.profiles`` must hold exactly
+  one profile per state of the regime model;
 * the file that set each key is kept (:attr:`EnvironmentConfig.origins`), so a bad gate
   parameter is reported in the file that holds it, not in the last file naming the gate.
 
@@ -57,6 +59,14 @@ Schema::
       stop_loss: 1.0
       max_bars: 10              # the vertical barrier
       volatility_span: 21
+    allocator:                  # optional; off when absent (README "Regime allocator")
+      mode: shadow              # off | shadow | full
+      confidence_floor: 0.5     # at or below: the neutral profile; at 1: the regime's own
+      neutral: {gross_exposure: 1.0, max_positions: 20, position_cap: 0.1,
+                turnover_limit: 0.5, risk_aversion: 1.0}
+      profiles:                 # one per state of the regime model, 0 the calmest; a
+        0: {risk_aversion: 0.75}   # field left out takes the neutral profile's value
+        1: {gross_exposure: 0.5, max_positions: 10, risk_aversion: 3.0}
     strategies:
       families:                 # family name, as registered by a plugin -> its grid
         tsmom: {lookback: [21, 63], skip: 0}   # a list is a grid axis, a scalar fixed
@@ -74,7 +84,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import distributions
 from pathlib import Path
 from types import MappingProxyType
@@ -94,6 +104,12 @@ from autopilot.market.regime_settings import (
 )
 from autopilot.sdk.params import ConstrainedSettings, Interval, Param
 from autopilot.sdk.verdicts import Mode
+from autopilot.strategy_allocator import (
+    AllocatorMode,
+    AllocatorSettings,
+    RegimeProfile,
+    state_label,
+)
 
 __all__ = [
     "DEFAULT_PROMOTION_GRACE_CYCLES",
@@ -129,6 +145,7 @@ _TOP_LEVEL = {
     "regimes",
     "strategies",
     "meta_labeling",
+    "allocator",
 }
 _STRATEGIES_KEYS = {"families", "capital"}
 #: The notional the candidates are backtested with, for their trades' impact on volume.
@@ -136,6 +153,7 @@ DEFAULT_STRATEGY_CAPITAL = 1_000_000.0
 _GATE_KEYS = {"mode", "enabled", "params"}
 _REGIMES_KEYS = {"model", "params"}
 _REGISTRY_KEYS = {"promotion_grace_cycles", "max_active", "rank_by"}
+_ALLOCATOR_NESTED = frozenset({"neutral", "profiles"})
 
 
 @dataclass(frozen=True)
@@ -227,7 +245,8 @@ class EnvironmentConfig:
     Raises
     ------
     ConfigError
-        ``registry.rank_by`` names no enabled gate of ``gates``.
+        ``registry.rank_by`` names no enabled gate of ``gates``; the allocator is on and
+        ``allocator.profiles`` misses a state of the regime model or names one it lacks.
     """
 
     environment: str
@@ -243,13 +262,18 @@ class EnvironmentConfig:
     )
     meta_labeling: MetaLabelingSettings = field(default_factory=MetaLabelingSettings)
     strategy_capital: float = DEFAULT_STRATEGY_CAPITAL
+    allocator: AllocatorSettings = field(default_factory=AllocatorSettings)
     sources: tuple[str, ...] = ()
     origins: Mapping[tuple[str, ...], str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
 
     def __post_init__(self) -> None:
-        # Checked here, once, so every command and every library user sees it at load time.
+        # Checked here, once, so every command and every library user sees them at load time.
+        self._check_rank_by()
+        self._check_allocator_states()
+
+    def _check_rank_by(self) -> None:
         rank_by = self.registry.rank_by
         names = [g.name for g in self.gates]
         if rank_by is None or rank_by in names:
@@ -265,6 +289,35 @@ class EnvironmentConfig:
             f"{where}: registry.rank_by: {rank_by!r} {why}. Rank new candidates by an enabled "
             f"gate ({', '.join(names) or 'none configured'}), or write `rank_by: null`."
         )
+
+    def _check_allocator_states(self) -> None:
+        """With the allocator on, one profile per state of the regime model, no other."""
+        if self.allocator.mode is AllocatorMode.OFF:
+            return
+        model, states = self.regimes.model, self.regimes.states
+        set_in = self.origins.get(("regimes", "params", "states")) or self.origins.get(
+            ("regimes", "model")
+        )
+        described = (
+            f"regime model '{model}' ({states} states, 0 the calmest"
+            f"{f', set in {set_in}' if set_in else ''})"
+        )
+        labels = self.allocator.profiles
+        missing = [state for state in range(states) if state not in labels]
+        if missing:
+            raise ConfigError(
+                f"{self.origin(('allocator', 'profiles'))}: allocator.profiles: no profile "
+                f"for state {', '.join(map(str, missing))} of the {described}. Add "
+                f"allocator.profiles.{missing[0]} (`{missing[0]}: {{}}` is the neutral "
+                f"profile), or write `allocator: {{mode: off}}`."
+            )
+        extra = [label for label in labels if label >= states]
+        if extra:
+            raise ConfigError(
+                f"{self.origin(('allocator', 'profiles', str(extra[0])))}: "
+                f"allocator.profiles.{extra[0]}: is not a state of the {described}. Remove "
+                f"that profile, or configure the regime model with more states."
+            )
 
     def origin(self, path: tuple[str, ...]) -> str:
         """The file that set ``path``; the environment's own file when it is not known."""
@@ -289,6 +342,7 @@ class EnvironmentConfig:
             },
             "regimes": self.regimes.to_dict(),
             "meta_labeling": self.meta_labeling.to_dict(),
+            "allocator": self.allocator.to_dict(),
             **(
                 {
                     "strategies": {
@@ -351,7 +405,33 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"{path}: the top level must be a mapping of settings, found {type(data).__name__}"
         )
     _check_structure(path, data)
-    return data
+    return _normalise_allocator(data)
+
+
+def _normalise_allocator(data: dict[str, Any]) -> dict[str, Any]:
+    """Checked ``data`` with the allocator's mode a string and its profiles keyed by int.
+
+    Keyed by int, ``1:`` in one file and ``"1":`` in another merge as one profile.
+    """
+    if "allocator" not in data:
+        return data
+    allocator = _off_read_as_false(data["allocator"])
+    if "profiles" in allocator:
+        profiles = allocator["profiles"].items()
+        allocator["profiles"] = {state_label(label): profile for label, profile in profiles}
+    return {**data, "allocator": allocator}
+
+
+def _off_read_as_false(section: Any) -> Any:
+    """A copy of ``section`` with ``mode: false`` as ``mode: off``.
+
+    YAML 1.1 reads an unquoted ``off`` (and ``no``) as false, so that is what users write.
+    """
+    if not isinstance(section, dict):
+        return section
+    if section.get("mode") is False:
+        return {**section, "mode": AllocatorMode.OFF.value}
+    return dict(section)
 
 
 def _fail(path: Path, key: str, problem: str, fix: str) -> ConfigError:
@@ -439,33 +519,104 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
     if "strategies" in data:
         _check_strategies(path, data["strategies"])
     if "meta_labeling" in data:
-        _check_meta_labeling(path, data["meta_labeling"])
+        _check_settings(
+            path,
+            "meta_labeling",
+            data["meta_labeling"],
+            MetaLabelingSettings.constraints,
+            "meta_labeling: {tune_threshold: false, confidence_threshold: 0.6}",
+        )
+    if "allocator" in data:
+        _check_allocator(path, data["allocator"])
 
 
-def _check_meta_labeling(path: Path, section: Any) -> None:
-    """One file's ``meta_labeling:`` section, each key against its declared constraint."""
+def _check_settings(
+    path: Path,
+    key: str,
+    section: Any,
+    declared: Mapping[str, Param],
+    example: str,
+    nested: frozenset[str] = frozenset(),
+) -> None:
+    """One file's mapping of settings, each key against its declared constraint.
+
+    ``nested`` names the keys allowed besides the declared ones, which the caller checks.
+    """
     if section is None:
         raise _null(
             path,
-            "meta_labeling",
+            key,
             "a mapping of settings",
             "Write the settings under it, or remove the key to keep the base file's.",
         )
     if not isinstance(section, dict):
+        raise _fail(path, key, f"must be a mapping, was {section!r}", f"Write e.g. `{example}`.")
+    _check_unknown(path, key, section, set(declared) | nested)
+    for name, value in section.items():
+        if name in nested:
+            continue
+        problem = declared[name].violation(value)
+        if problem is not None:
+            raise _fail(path, f"{key}.{name}", problem, f"Declared: {declared[name].describe()}.")
+
+
+def _check_allocator(path: Path, section: Any) -> None:
+    """One file's ``allocator:`` section: mode, floor, the neutral and per-state profiles."""
+    profile = RegimeProfile.constraints
+    _check_settings(
+        path,
+        "allocator",
+        _off_read_as_false(section),
+        AllocatorSettings.constraints,
+        "allocator: {mode: shadow, profiles: {0: {}, 1: {gross_exposure: 0.5}}}",
+        nested=_ALLOCATOR_NESTED,
+    )
+    if "neutral" in section:
+        _check_settings(
+            path,
+            "allocator.neutral",
+            section["neutral"],
+            profile,
+            "neutral: {gross_exposure: 1.0, max_positions: 20}",
+        )
+    if "profiles" not in section:
+        return
+    profiles = section["profiles"]
+    if profiles is None:
+        raise _null(
+            path,
+            "allocator.profiles",
+            "a mapping of regime state to profile",
+            "Write the profiles under it, or remove the key to keep the base file's.",
+        )
+    if not isinstance(profiles, dict):
         raise _fail(
             path,
-            "meta_labeling",
-            f"must be a mapping, was {section!r}",
-            "Write e.g. `meta_labeling: {tune_threshold: false, confidence_threshold: 0.6}`.",
+            "allocator.profiles",
+            f"must be a mapping of regime state to profile, was {profiles!r}",
+            "Write e.g. `profiles: {0: {}, 1: {gross_exposure: 0.5}}`.",
         )
-    declared = MetaLabelingSettings.constraints
-    _check_unknown(path, "meta_labeling", section, set(declared))
-    for key, value in section.items():
-        problem = declared[key].violation(value)
-        if problem is not None:
+    seen: dict[int, Any] = {}
+    for label, settings in profiles.items():
+        key = f"allocator.profiles.{label}"
+        state = state_label(label)
+        if state is None:
             raise _fail(
-                path, f"meta_labeling.{key}", problem, f"Declared: {declared[key].describe()}."
+                path,
+                key,
+                f"is not a regime state, was {label!r}",
+                "Key each profile by its state, an integer >= 0 (0 the calmest); a bar "
+                "without a label always gets the neutral profile.",
             )
+        if state in seen:
+            raise _fail(
+                path,
+                key,
+                f"names state {state} again (first as {seen[state]!r})",
+                "Keep one profile per state.",
+            )
+        seen[state] = label
+        _check_settings(path, key, settings, profile, f"{label}: {{gross_exposure: 0.5}}")
 
 
 def _check_strategies(path: Path, strategies: Any) -> None:
@@ -718,6 +869,19 @@ def _regime_settings(
     return RegimeSettings(model=model, params=params)
 
 
+def _allocator_settings(section: Mapping[str, Any]) -> AllocatorSettings:
+    """The merged ``allocator`` section; a profile's omitted fields are the neutral ones."""
+    neutral = RegimeProfile(**section.get("neutral", {}))
+    return AllocatorSettings(
+        **{key: section[key] for key in AllocatorSettings.constraints if key in section},
+        neutral=neutral,
+        profiles={
+            label: replace(neutral, **fields)
+            for label, fields in section.get("profiles", {}).items()
+        },
+    )
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -950,6 +1114,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Environ
     if "extends" in data:
         raise ConfigError(f"{source}: extends: not supported for in-memory configurations")
     _check_structure(path, data)
+    data = _normalise_allocator(data)
     data.setdefault("environment", path.stem)
     origins: dict[tuple[str, ...], str] = {}
     _record_origins(origins, data, source)
@@ -1008,6 +1173,7 @@ def _build(
         strategies=strategies,
         meta_labeling=MetaLabelingSettings(**data.get("meta_labeling", {})),
         strategy_capital=float(data.get("strategies", {}).get("capital", DEFAULT_STRATEGY_CAPITAL)),
+        allocator=_allocator_settings(data.get("allocator", {})),
         sources=sources,
         origins=MappingProxyType(origins),
     )

@@ -32,6 +32,7 @@ __all__ = [
     "mixture_params",
     "price_paths",
     "regime_labels",
+    "regime_profiles",
     "returns_cases",
     "returns_matrices",
     "tightened",
@@ -243,6 +244,22 @@ def mixture_params(draw: st.DrawFn) -> dict[str, Any]:
         "min_train": draw(st.integers(100, 160)),
         "covariance_type": draw(st.sampled_from(["full", "tied", "diag", "spherical"])),
         "random_state": draw(st.integers(0, 3)),
+    }
+
+
+@st.composite
+def regime_profiles(draw: st.DrawFn) -> dict[str, Any]:
+    """Fields of an allocator ``RegimeProfile``, anywhere in their declared ranges."""
+
+    def real(low: float, high: float, *, open_low: bool = False) -> float:
+        return draw(st.floats(low, high, exclude_min=open_low, allow_nan=False))
+
+    return {
+        "gross_exposure": real(0.0, 1.0),
+        "max_positions": draw(st.integers(1, 500)),
+        "position_cap": real(0.0, 1.0, open_low=True),
+        "turnover_limit": real(0.0, 2.0),
+        "risk_aversion": real(0.0, 1e6, open_low=True),
     }
 
 

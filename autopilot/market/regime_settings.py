@@ -38,6 +38,8 @@ VOLATILITY = "volatility"
 GAUSSIAN_MIXTURE = "gaussian_mixture"
 
 _POSITIVE = Interval(0, None, closed="neither")
+# Calm and turbulent: autopilot.market.regimes.REGIME_NAMES (a test holds them equal).
+_VOLATILITY_STATES = 2
 
 # The volatility rule's defaults are those of autopilot.market.regimes.volatility_regimes
 # (a test holds them equal), so a configuration without `regimes:` labels as before.
@@ -204,6 +206,13 @@ class RegimeSettings:
             raise ConfigError(found[1])
         resolved = _resolve(MODELS[self.model], self.params)
         object.__setattr__(self, "params", MappingProxyType(resolved))
+
+    @property
+    def states(self) -> int:
+        """The number of labels the model gives: ``0 .. states - 1``, the calmest first."""
+        if self.model == VOLATILITY:
+            return _VOLATILITY_STATES
+        return int(self.params["states"])
 
     def to_dict(self) -> dict[str, Any]:
         """``{"model": ..., "params": {...}}`` with every parameter, as the YAML section."""

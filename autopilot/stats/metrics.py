@@ -15,6 +15,9 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 
+# Defined apart so that light modules read it without NumPy; importable from here as before.
+from autopilot.stats.regime_labels import MISSING_REGIME
+
 # Elementwise erfc without a compile step at import (NaN stays NaN); a batch holds at
 # most tens of thousands of values, so the per-element call costs a few milliseconds.
 _erfc = np.frompyfunc(math.erfc, 1, 1)
@@ -42,10 +45,6 @@ __all__ = [
 
 EULER_MASCHERONI = 0.5772156649015329
 _NORMAL = NormalDist()
-
-
-# The label of a bar whose regime is not known (too little history, a missing price).
-MISSING_REGIME = -1
 
 
 def _as_array(values: ArrayLike) -> np.ndarray:

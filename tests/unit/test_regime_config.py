@@ -13,6 +13,7 @@ from autopilot import cli
 from autopilot.config import config_from_dict, dump_config, load_config
 from autopilot.errors import ConfigError
 from autopilot.market.regime_settings import MODELS, RegimeSettings
+from autopilot.market.regimes import REGIME_NAMES
 from autopilot.promotion_gate import GateSet
 
 VOLATILITY_DEFAULTS = {
@@ -50,6 +51,12 @@ def test_declared_defaults():
         "model": "gaussian_mixture",
         "params": {**MIXTURE_DEFAULTS, "states": 3},
     }
+
+
+def test_states_counts_the_labels_of_the_model():
+    assert RegimeSettings().states == len(REGIME_NAMES) == 2
+    assert RegimeSettings("gaussian_mixture").states == 2
+    assert RegimeSettings("gaussian_mixture", {"states": 5}).states == 5
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
