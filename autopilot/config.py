@@ -59,6 +59,12 @@ Schema::
       stop_loss: 1.0
       max_bars: 10              # the vertical barrier
       volatility_span: 21
+    engine:                     # optional; how `autopilot run` walks (all keys optional)
+      history_bars: 1008        # bars each cycle backtests and gates
+      covariance_bars: 252      # the optimiser's risk window
+      retrain_every: 13         # cycles between meta-labeler trainings; 0 = never
+      training_bars: 1260       # bars the meta-labeler's training events come from
+      holding_bars: 63          # a trade's cost is spread over this expected holding
     allocator:                  # optional; off when absent (README "Regime allocator")
       mode: shadow              # off | shadow | full
       confidence_floor: 0.5     # at or below: the neutral profile; at 1: the regime's own
@@ -146,6 +152,7 @@ _TOP_LEVEL = {
     "strategies",
     "meta_labeling",
     "allocator",
+    "engine",
 }
 _STRATEGIES_KEYS = {"families", "capital"}
 #: The notional the candidates are backtested with, for their trades' impact on volume.
@@ -231,6 +238,38 @@ class MetaLabelingSettings(ConstrainedSettings):
 
 
 @dataclass(frozen=True)
+class EngineSettings(ConstrainedSettings):
+    """How ``autopilot run`` walks: its windows and the meta-labeler's schedule.
+
+    ``history_bars`` is the window each cycle backtests and gates (so a cycle costs the
+    same however long the walk), ``covariance_bars`` the optimiser's risk window,
+    ``retrain_every`` the cycles between two trainings of the meta-labeler (0: never),
+    ``training_bars`` the bars its events are taken from, and ``holding_bars`` the bars a
+    position is expected to be held, over which the optimiser spreads a trade's cost.
+    """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            "history_bars": Param(int, interval=Interval(2, None)),
+            "covariance_bars": Param(int, interval=Interval(2, None)),
+            "retrain_every": Param(int, interval=Interval(0, None)),
+            "training_bars": Param(int, interval=Interval(2, None)),
+            "holding_bars": Param(int, interval=Interval(1, None)),
+        }
+    )
+
+    history_bars: int = 1008
+    covariance_bars: int = 252
+    retrain_every: int = 13
+    training_bars: int = 1260
+    holding_bars: int = 63
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data, in declaration order."""
+        return {key: getattr(self, key) for key in self.constraints}
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """The resolved configuration of one environment.
 
@@ -263,6 +302,7 @@ class EnvironmentConfig:
     meta_labeling: MetaLabelingSettings = field(default_factory=MetaLabelingSettings)
     strategy_capital: float = DEFAULT_STRATEGY_CAPITAL
     allocator: AllocatorSettings = field(default_factory=AllocatorSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
     sources: tuple[str, ...] = ()
     origins: Mapping[tuple[str, ...], str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -342,6 +382,7 @@ class EnvironmentConfig:
             },
             "regimes": self.regimes.to_dict(),
             "meta_labeling": self.meta_labeling.to_dict(),
+            "engine": self.engine.to_dict(),
             "allocator": self.allocator.to_dict(),
             **(
                 {
@@ -528,6 +569,14 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
         )
     if "allocator" in data:
         _check_allocator(path, data["allocator"])
+    if "engine" in data:
+        _check_settings(
+            path,
+            "engine",
+            data["engine"],
+            EngineSettings.constraints,
+            "engine: {history_bars: 1008, retrain_every: 13, training_bars: 1260}",
+        )
 
 
 def _check_settings(
@@ -1174,6 +1223,7 @@ def _build(
         meta_labeling=MetaLabelingSettings(**data.get("meta_labeling", {})),
         strategy_capital=float(data.get("strategies", {}).get("capital", DEFAULT_STRATEGY_CAPITAL)),
         allocator=_allocator_settings(data.get("allocator", {})),
+        engine=EngineSettings(**data.get("engine", {})),
         sources=sources,
         origins=MappingProxyType(origins),
     )

@@ -11,12 +11,12 @@ optimum without constraints is ``Sigma^-1 mu / (2 * risk_aversion)``, so::
 with ``Sigma`` the covariance of daily returns over a trailing window. The optimiser
 maximises that utility less ``costs' |w - w_now|`` over long-only
 books (the paper book holds no shorts) within the profile's limits: gross exposure, a cap
-per position, one-way turnover ``sum |w - w_now| <= turnover_limit``, and new positions only
-among the ``max_positions`` securities with the largest views. ``w_now`` is the paper book
-marked at ``last_price`` (seed T3; a position never marked is left out and named). With the
-reference risk aversion and no limit binding, the result is ``max(w*, 0)``; a more risk
-averse profile holds less. Costs are the calibrated cost model's per unit of turnover,
-spread over the bars until the next cycle, the horizon the views are for.
+per position, turnover ``sum |w - w_now| <= turnover_limit``, and new positions only among
+the ``max_positions`` securities with the largest views. ``w_now`` is the paper book marked
+at ``last_price`` (seed T3; a position never marked is left out and named). With the
+reference risk aversion, no cost and no limit binding, the result is ``w*`` where it is
+long; a more risk averse profile holds less. Costs are the calibrated cost model's per unit
+of turnover, spread over the bars a position is expected to be held.
 
 A solver failure or an infeasible problem keeps the current book: the decision says so,
 with the solver's status and message, and nothing passes silently.
@@ -58,7 +58,7 @@ class BookLimits:
     position_cap : float
         Largest weight of one security (0 to 1].
     turnover_limit : float
-        Largest one-way turnover ``sum |w - w_now|`` (>= 0).
+        Largest turnover ``sum |w - w_now|`` per cycle (>= 0; a full switch is 2).
     risk_aversion : float
         Of the mean-variance utility (> 0).
     max_positions : int
@@ -179,7 +179,8 @@ def optimise_book(
     cost_per_turnover : float
         Trading cost per unit of turnover, a fraction (the calibrated cost model's).
     horizon_bars : int
-        Bars until the next cycle: the views' horizon, over which a trade's cost is spread.
+        Bars a trade's cost is spread over: the expected holding, at least the bars until
+        the next cycle.
     reference_risk_aversion : float
         The risk aversion ``wanted`` is optimal under.
     left_out : tuple of str

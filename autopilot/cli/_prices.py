@@ -8,6 +8,8 @@ the last two turn it into the :class:`~autopilot.market.universe.Universe` they 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +19,17 @@ from autopilot.errors import InputError
 
 if TYPE_CHECKING:
     from autopilot.config import EnvironmentConfig
+    from autopilot.market.prices_io import PricePanel
     from autopilot.market.universe import Universe
 
-__all__ = ["price_reading_parent", "prices_parent", "reading_options", "universe_from_args"]
+__all__ = [
+    "WalkData",
+    "price_reading_parent",
+    "prices_parent",
+    "reading_options",
+    "universe_from_args",
+    "walk_data",
+]
 
 _DEFAULT_MIN_HISTORY = 2  # autopilot.market.prices_io.DEFAULT_MIN_HISTORY, without pandas
 
@@ -49,12 +59,13 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def prices_parent() -> argparse.ArgumentParser:
-    """``--prices FILE`` and ``--market ID``, with the reading options of the file."""
+def prices_parent(names: tuple[str, ...] = ("--prices",)) -> argparse.ArgumentParser:
+    """``--prices FILE`` (or ``names``) and ``--market ID``, with the file's reading options."""
     parent = argparse.ArgumentParser(add_help=False)
     own = parent.add_argument_group("your own prices (default: the embedded S&P 500 data)")
     own.add_argument(
-        "--prices",
+        *names,
+        dest="prices",
         type=Path,
         metavar="FILE",
         help="Parquet or CSV closes, wide (date + one column per security) or long (date, "
@@ -133,3 +144,49 @@ def universe_from_args(
     universe = panel_universe(panel, as_of, args.market)
     print(f"market: {universe.market_name}")
     return universe
+
+
+@dataclass(frozen=True)
+class WalkData:
+    """The prices a walk reads: the whole panel, and each cycle's cut of it.
+
+    Attributes
+    ----------
+    panel : PricePanel
+        The traded securities' prices, every date (the market left out).
+    universe_at : callable
+        ``universe_at(as_of)``: the universe cut at a cycle's date.
+    source : str
+        The data's name, for messages.
+    """
+
+    panel: PricePanel
+    universe_at: Callable[[date], Universe]
+    source: str
+
+
+def walk_data(args: argparse.Namespace, config: EnvironmentConfig) -> WalkData:
+    """The embedded data, or ``--data FILE`` with its market, for a walk of cycles.
+
+    Raises
+    ------
+    InputError
+        As :func:`universe_from_args`.
+    """
+    from autopilot.market.prices_io import PricePanel, read_prices
+    from autopilot.market.returns_io import check_bar_spacing
+    from autopilot.market.universe import embedded_universe, panel_universe
+
+    if args.prices is None:
+        universe_from_args(args, config, PricePanel.bundled().dates[-1].date())  # refusals
+        bundled = PricePanel.bundled()
+        return WalkData(bundled, embedded_universe, bundled.source)
+    panel = read_prices(args.prices, **reading_options(args))
+    if not config.irregular_bars:
+        check_bar_spacing(panel.dates, config.periods_per_year, args.prices)
+    last = panel_universe(panel, panel.dates[-1].date(), args.market)
+    print(f"market: {last.market_name}")
+    market = args.market
+    return WalkData(
+        last.panel, lambda as_of: panel_universe(panel, as_of, market), str(args.prices)
+    )

@@ -1,0 +1,80 @@
+"""Where a state folder's walk stands, read without the numerical stack (``autopilot status``).
+
+It reads the registry, the book and the engine's last record and state; the current model
+is described from its manifest (the engine checks the model's hash whenever it loads it).
+Reading writes nothing and takes no lock.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from autopilot.errors import StateError
+from autopilot.paper_trader import PaperTrader
+from autopilot.registry import StrategyRegistry
+from autopilot.state.journal import Journal
+
+__all__ = [
+    "CURRENT_MODEL",
+    "ENGINE_LOG",
+    "ENGINE_PLANS",
+    "ENGINE_STATE",
+    "MODELS_FOLDER",
+    "engine_status",
+]
+
+ENGINE_STATE = "engine.json"
+ENGINE_LOG = "engine_cycles.jsonl"
+ENGINE_PLANS = "engine_plans.jsonl"
+MODELS_FOLDER = "models"
+# autopilot.meta_labeler.CURRENT_MODEL_NAME and its manifest, without scikit-learn.
+CURRENT_MODEL = "meta_labeler_current.joblib"
+_MANIFEST = CURRENT_MODEL + ".manifest.json"
+
+
+def engine_status(state_dir: Path) -> dict[str, Any]:
+    """The active set, the book, the model and the last cycle of a state folder.
+
+    Raises
+    ------
+    StateError
+        The folder holds no state, or a file cannot be read.
+    """
+    active, last_registry = StrategyRegistry(state_dir).snapshot()
+    book, _, calibrator = PaperTrader(state_dir).snapshot()
+    log = Journal(state_dir / ENGINE_LOG)
+    records = log.committed_after(0) if log.path.exists() else []
+    last = records[-1] if records else None
+    return {
+        "state_dir": str(state_dir),
+        "environment": last_registry.environment,
+        "last_cycle": last,
+        "active": [record.to_dict() for _, record in sorted(active.items())],
+        "book": {
+            "equity": book.equity(),
+            "cash": book.cash,
+            "weights": book.current_weights(),
+            "cost_multiplier": calibrator.multiplier,
+        },
+        "model": _model(state_dir, last),
+    }
+
+
+def _model(state_dir: Path, last: dict[str, Any] | None) -> dict[str, Any] | None:
+    recorded = (last or {}).get("model", {}).get("sha256")
+    if recorded is None:
+        return None
+    path = state_dir / MODELS_FOLDER / _MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: cannot read the current model's manifest: {exc}") from exc
+    return {
+        "sha256": recorded,
+        "manifest_sha256": manifest.get("sha256"),
+        "confidence_threshold": manifest.get("confidence_threshold"),
+        "training_window": manifest.get("training_window"),
+        "validation": manifest.get("validation"),
+    }

@@ -1,0 +1,108 @@
+"""The dates a walk runs its cycles on, taken from the data's own dates.
+
+``every`` is one of:
+
+* ``ND`` (``5D``, ``1D``): every ``N``-th bar of the data, counted from the first cycle;
+* ``W-FRI`` (or another weekday, ``W-MON`` ... ``W-SUN``): the last bar of each week,
+  weeks ending on that day;
+* ``ME``: the last bar of each month.
+
+A cycle date is always a bar of the data, so nothing is guessed about holidays. Before a
+walk starts, :func:`gaps_on` names the securities that have a price before and after a
+cycle date but none on it: a walk refuses them rather than trade on a stale price.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from autopilot.errors import InputError
+from autopilot.market.prices_io import PricePanel
+
+__all__ = ["EVERY_FORMS", "cycle_dates", "gaps_on", "horizons"]
+
+EVERY_FORMS = "ND (every N bars), W-FRI (weekly, or W-MON ... W-SUN), ME (month end)"
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def cycle_dates(
+    dates: pd.DatetimeIndex, every: str, start: date | None, end: date | None, source: str
+) -> list[date]:
+    """The cycle dates between ``start`` and ``end`` (inclusive) on the data's ``dates``.
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        The data's dates, sorted.
+    every : str
+        The schedule (see the module docstring).
+    start, end : datetime.date or None
+        The walk's first and last dates; None: the data's first and last.
+    source : str
+        The data's name, for messages.
+
+    Returns
+    -------
+    list of datetime.date
+
+    Raises
+    ------
+    InputError
+        An unknown schedule, an end after the data's last date or a start before its
+        first, a start after the end, or no cycle date between them.
+    """
+    first, last = dates[0].date(), dates[-1].date()
+    if end is not None and end > last:
+        raise InputError(
+            f"{source}: the data end on {last}, before --end {end}; pass an earlier --end "
+            f"or data that reach it"
+        )
+    if start is not None and start < first:
+        raise InputError(f"{source}: the data start on {first}, after --start {start}")
+    lo = pd.Timestamp(start or first)
+    hi = pd.Timestamp(end or last)
+    if lo > hi:
+        raise InputError(f"--start {lo.date()} is after --end {hi.date()}")
+    inside = dates[(dates >= lo) & (dates <= hi)]
+    picked = _pick(inside, every.strip().upper())
+    if not len(picked):
+        raise InputError(f"{source}: no {every} cycle date between {lo.date()} and {hi.date()}")
+    return [d.date() for d in picked]
+
+
+def _pick(dates: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
+    bars = re.fullmatch(r"([1-9][0-9]*)D", every)
+    if bars:
+        return dates[:: int(bars.group(1))]
+    weekly = re.fullmatch(r"W-([A-Z]{3})", every)
+    if (weekly and weekly.group(1) in _WEEKDAYS) or every == "ME":
+        period = every if weekly else "M"
+        groups = pd.Series(dates, index=dates).groupby(dates.to_period(period))
+        return pd.DatetimeIndex(groups.max().to_numpy())
+    raise InputError(f"--every {every!r} is not a schedule; use {EVERY_FORMS}")
+
+
+def horizons(dates: pd.DatetimeIndex, cycles: list[date]) -> list[int]:
+    """Bars from each cycle date to the next (the last one repeats the one before it)."""
+    position = dates.get_indexer(pd.DatetimeIndex(cycles))
+    steps = np.diff(position).tolist()
+    return [int(s) for s in steps] + [int(steps[-1]) if steps else 1]
+
+
+def gaps_on(panel: PricePanel, cycles: list[date]) -> list[tuple[date, str]]:
+    """``(date, security)`` where a security is priced before and after a cycle date, not on it."""
+    priced = np.isfinite(panel.close)
+    seen = np.cumsum(priced, axis=0)
+    before = np.vstack([np.zeros((1, priced.shape[1]), dtype=bool), seen[:-1] > 0])
+    after = (seen[-1][None, :] - seen) > 0
+    gap = before & after & ~priced
+    rows = panel.dates.get_indexer(pd.DatetimeIndex(cycles))
+    return [
+        (cycles[k], panel.securities[int(j)])
+        for k, row in enumerate(rows)
+        for j in np.flatnonzero(gap[row])
+    ]
