@@ -39,7 +39,7 @@ from autopilot.costs import CostModel
 from autopilot.engine_status import ENGINE_LOG, ENGINE_PLANS, ENGINE_STATE, MODELS_FOLDER
 from autopilot.errors import InputError, StateError
 from autopilot.market.regime_models import regimes_from_config
-from autopilot.market.universe import Universe, recent
+from autopilot.market.universe import Universe
 from autopilot.meta_labeler import (
     CURRENT_MODEL_NAME,
     MetaLabelingModel,
@@ -100,7 +100,7 @@ def _replay(data: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     return {
         "model_sha256": model["sha256"],
         "model_trained_cycle": (
-            record["cycle"] if model.get("trained") else data.get("model_trained_cycle")
+            record["cycle"] if model.get("attempted") else data.get("model_trained_cycle")
         ),
     }
 
@@ -296,7 +296,7 @@ class AutopilotEngine:
 
         # Retraining on its schedule.
         trained = self._retrain(as_of, cycle, universe, strategies, data)
-        model_state = trained or {"sha256": model_sha, "trained": False}
+        model_state = trained or {"sha256": model_sha, "attempted": False, "trained": False}
 
         record = {
             "cycle": cycle,
@@ -398,14 +398,20 @@ class AutopilotEngine:
             try:
                 fitted = train_meta_labeler(
                     list(strategies.values()),
-                    recent(universe, self.config.engine.training_bars),
+                    universe,
                     model=model,
                     barriers=barriers,
                     regimes=self.config.regimes,
+                    event_bars=self.config.engine.training_bars,
                 )
             except InputError as exc:
                 logger.warning("meta-labeler not retrained as of %s: %s", as_of, exc)
-                return {"sha256": data.get("model_sha256"), "trained": False, "skipped": str(exc)}
+                return {
+                    "sha256": data.get("model_sha256"),
+                    "attempted": True,
+                    "trained": False,
+                    "skipped": str(exc),
+                }
             self.models.mkdir(parents=True, exist_ok=True)
             fitted.model.save(path)
             manifest = read_manifest(path)
@@ -418,13 +424,20 @@ class AutopilotEngine:
             )
             return {
                 "sha256": data.get("model_sha256"),
+                "attempted": True,
                 "trained": True,
                 "candidate": manifest["sha256"],
                 "validated": False,
                 "auc": auc,
             }
         update_current_pointer(path, expected_sha256=manifest["sha256"], folder=self.models)
-        return {"sha256": manifest["sha256"], "trained": True, "validated": True, "auc": auc}
+        return {
+            "sha256": manifest["sha256"],
+            "attempted": True,
+            "trained": True,
+            "validated": True,
+            "auc": auc,
+        }
 
 
 def _cost_surprise_bps(fills: tuple[dict[str, Any], ...]) -> float | None:

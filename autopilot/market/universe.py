@@ -29,7 +29,7 @@ from autopilot.market._price_checks import day
 from autopilot.market.bundled import load_index
 from autopilot.market.prices_io import PricePanel
 
-__all__ = ["Universe", "embedded_universe", "panel_universe", "recent"]
+__all__ = ["Universe", "embedded_universe", "panel_universe"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,21 +70,6 @@ class Universe:
                 f"{self.panel.source}: the market series must be indexed by the panel's dates "
                 f"({self.panel.n_bars} from {day(self.panel.dates[0])})"
             )
-
-
-def recent(universe: Universe, bars: int) -> Universe:
-    """The last ``bars`` bars of a universe, securities without a price in them left out."""
-    panel = universe.panel
-    start = max(panel.n_bars - bars, 0)
-    keep = np.isfinite(panel.close[start:]).any(axis=0)
-    cut = PricePanel(
-        panel.dates[start:],
-        tuple(s for s, k in zip(panel.securities, keep, strict=True) if k),
-        panel.close[start:, keep],
-        None if panel.volume is None else panel.volume[start:, keep],
-        source=panel.source,
-    )
-    return Universe(cut, universe.market.iloc[start:], universe.market_name, universe.as_of)
 
 
 def embedded_universe(as_of: dt.date) -> Universe:

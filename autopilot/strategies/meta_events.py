@@ -96,6 +96,7 @@ def training_set(
     as_of: int,
     barriers: Barriers = DEFAULT_BARRIERS,
     families: Mapping[str, str] | None = None,
+    first_bar: int = 0,
 ) -> TrainingSet:
     """Labelled, featured entries of ``positions`` whose labels are known at bar ``as_of``.
 
@@ -117,6 +118,9 @@ def training_set(
         The family of each strategy id (the ``family=<name>`` features), so that a model
         learns about families and filters any strategy of one; by default each id is its
         own family.
+    first_bar : int
+        The earliest entry bar an event may have (the bars before only give history to
+        its features).
 
     Returns
     -------
@@ -129,7 +133,7 @@ def training_set(
     names = sorted(positions)
     family_of = {name: (families or {}).get(name, name) for name in names}
     found = [entries(positions[name]) for name in names]
-    kept = [e.bars <= as_of for e in found]
+    kept = [(e.bars >= first_bar) & (e.bars <= as_of) for e in found]
     bar, security, side, strength = (
         np.concatenate([getattr(e, field)[k] for e, k in zip(found, kept, strict=True)])
         for field in ("bars", "securities", "sides", "strengths")

@@ -88,6 +88,7 @@ def train_meta_labeler(
     model: MetaLabelingModel | None = None,
     barriers: Barriers = DEFAULT_BARRIERS,
     regimes: RegimeSettings | None = None,
+    event_bars: int | None = None,
 ) -> Trained:
     """Fit ``model`` on the entries of ``strategies`` labelled by the universe's as-of date.
 
@@ -107,6 +108,9 @@ def train_meta_labeler(
         The regime model of the features ``regime`` and ``regime_confidence``, on the
         universe's market (``EnvironmentConfig.regimes``); the volatility rule with its
         defaults when omitted.
+    event_bars : int, optional
+        Learn from the entries of the last ``event_bars`` bars only (the whole history
+        still gives their features and regimes); all of them by default.
 
     Returns
     -------
@@ -128,6 +132,7 @@ def train_meta_labeler(
         as_of=len(close) - 1,
         barriers=barriers,
         families={s.candidate_id: s.name for s in strategies},
+        first_bar=0 if event_bars is None else max(len(close) - event_bars, 0),
     )
     if len(data.labels) == 0:
         raise InputError(
