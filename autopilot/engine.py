@@ -237,6 +237,9 @@ class AutopilotEngine:
         confidence = regimes.confidence.to_numpy()[start:]
         market = universe.market.to_numpy()[start:]
 
+        # The model first: a file that is not the recorded one stops the cycle before any commit.
+        model, model_sha = self._current_model(data)
+
         # Candidates and gates.
         impact = None
         if panel.volume is not None:
@@ -263,7 +266,6 @@ class AutopilotEngine:
         strategies = {sid: self.by_id[sid] for sid in active if sid in self.by_id}
 
         # Signals, allocator, optimiser: the plan, fixed before any trade.
-        model, model_sha = self._current_model(data)
         plan = self._committed_plan(as_of)
         if plan is None:
             positions = {sid: checked_positions(s, close) for sid, s in strategies.items()}

@@ -29,7 +29,6 @@ from autopilot.cli._common import (
     verbose_parent,
 )
 from autopilot.cli._prices import prices_parent, walk_data
-from autopilot.errors import InputError
 
 __all__ = ["add_commands"]
 
@@ -84,7 +83,7 @@ def run_walk(args: argparse.Namespace) -> int:
     """Run the walk's cycles that the state folder has not committed yet."""
     from autopilot.config import load_config
     from autopilot.engine import AutopilotEngine
-    from autopilot.market.calendar import cycle_dates, gaps_on, horizons
+    from autopilot.market.calendar import cycle_dates, horizons
     from autopilot.state.cycles import StateFolder
 
     config = load_config(args.env, args.config_dir)
@@ -97,14 +96,6 @@ def run_walk(args: argparse.Namespace) -> int:
         else max(dates[0].date(), end - DEFAULT_SPAN)
     )
     cycles = cycle_dates(dates, args.every, start, end, data.source)
-    gaps = gaps_on(data.panel, cycles)
-    if gaps:
-        shown = "; ".join(f"{sid} on {day}" for day, sid in gaps[:5])
-        more = f" (and {len(gaps) - 5} more)" if len(gaps) > 5 else ""
-        raise InputError(
-            f"{data.source}: no price on a cycle date for a security priced before and after "
-            f"it: {shown}{more}; fill the gaps, or choose dates with --every/--start/--end"
-        )
     if args.init:
         StateFolder.create(args.state_dir, lock_timeout=args.lock_timeout)
     engine = AutopilotEngine(

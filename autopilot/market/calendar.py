@@ -7,9 +7,8 @@
   weeks ending on that day;
 * ``ME``: the last bar of each month.
 
-A cycle date is always a bar of the data, so nothing is guessed about holidays. Before a
-walk starts, :func:`gaps_on` names the securities that have a price before and after a
-cycle date but none on it: a walk refuses them rather than trade on a stale price.
+A cycle date is always a bar of the data, so nothing is guessed about holidays (and a
+price file with a gap inside a security's history is refused when it is read).
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from autopilot.errors import InputError
-from autopilot.market.prices_io import PricePanel
 
-__all__ = ["EVERY_FORMS", "cycle_dates", "gaps_on", "horizons"]
+__all__ = ["EVERY_FORMS", "cycle_dates", "horizons"]
 
 EVERY_FORMS = "ND (every N bars), W-FRI (weekly, or W-MON ... W-SUN), ME (month end)"
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -91,18 +89,3 @@ def horizons(dates: pd.DatetimeIndex, cycles: list[date]) -> list[int]:
     position = dates.get_indexer(pd.DatetimeIndex(cycles))
     steps = np.diff(position).tolist()
     return [int(s) for s in steps] + [int(steps[-1]) if steps else 1]
-
-
-def gaps_on(panel: PricePanel, cycles: list[date]) -> list[tuple[date, str]]:
-    """``(date, security)`` where a security is priced before and after a cycle date, not on it."""
-    priced = np.isfinite(panel.close)
-    seen = np.cumsum(priced, axis=0)
-    before = np.vstack([np.zeros((1, priced.shape[1]), dtype=bool), seen[:-1] > 0])
-    after = (seen[-1][None, :] - seen) > 0
-    gap = before & after & ~priced
-    rows = panel.dates.get_indexer(pd.DatetimeIndex(cycles))
-    return [
-        (cycles[k], panel.securities[int(j)])
-        for k, row in enumerate(rows)
-        for j in np.flatnonzero(gap[row])
-    ]
