@@ -40,8 +40,9 @@ bench: $(STAMP)
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)
 	AUTOPILOT_CRASH_KILLS=2000 AUTOPILOT_REGISTRY_KILLS=1000 AUTOPILOT_PAPER_KILLS=1000 \
-		$(BIN)/python -m pytest -q -s tests/reliability/test_crash_loop.py \
-		tests/integration/test_registry_processes.py tests/reliability/test_paper_crash_loop.py
+		AUTOPILOT_ENGINE_KILLS=1000 $(BIN)/python -m pytest -q -s tests/reliability/test_crash_loop.py \
+		tests/integration/test_registry_processes.py tests/reliability/test_paper_crash_loop.py \
+		tests/reliability/test_engine_crash_loop.py
 
 # ruff (lint and format), the import-layer contracts, the type checker.
 lint: $(STAMP)

@@ -11,9 +11,12 @@ A cycle, under the state folder's one lock, reads prices up to ``as_of`` only an
    optimises the book from its weights marked at ``last_price`` (T3) — the **plan**,
    written before any trade so that a retry trades exactly the same;
 5. paper-trades the plan with signed costs and feeds the calibrator — **committed**;
-6. retrains the meta-labeler on its schedule: saved to a versioned path, made current only
-   once it validated, its sha256 kept in the engine's state and checked on every load;
-7. appends the cycle's record to ``engine_cycles.jsonl`` — the engine's **commit point**.
+6. retrains the meta-labeler on its schedule: saved to a versioned path and adopted only
+   once it validated (out-of-sample AUC above 0.5); its file and sha256 are kept in the
+   engine's state, and every load checks the file against that sha256;
+7. appends the cycle's record to ``engine_cycles.jsonl`` — the engine's **commit point** —
+   and then makes the adopted model current (``meta_labeler_current.joblib``, a copy for
+   people and tools; :meth:`AutopilotEngine.sync_model_pointer` mends it after a kill).
 
 Each part is keyed by the cycle's as-of date and a retry of a committed part changes
 nothing (:mod:`autopilot.state.cycles`), so a cycle killed anywhere is completed by running
@@ -86,7 +89,7 @@ class CycleOutcome:
 
 
 def _engine_state() -> dict[str, Any]:
-    return {"model_sha256": None, "model_trained_cycle": None}
+    return {"model_sha256": None, "model_file": None, "model_trained_cycle": None}
 
 
 def _validate(data: dict[str, Any]) -> None:
@@ -99,6 +102,7 @@ def _replay(data: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     model = record["model"]
     return {
         "model_sha256": model["sha256"],
+        "model_file": model.get("file"),
         "model_trained_cycle": (
             record["cycle"] if model.get("attempted") else data.get("model_trained_cycle")
         ),
@@ -210,6 +214,7 @@ class AutopilotEngine:
             record, state = self._cycle(universe, as_of, horizon_bars, last.cycle + 1, data)
             record.update({"inputs": inputs, "environment": self.config.environment})
             self.ledger.commit(record, state)
+            self._sync_pointer(state)
         logger.info(
             "cycle %d as of %s: equity %.2f",
             record["cycle"],
@@ -298,7 +303,12 @@ class AutopilotEngine:
 
         # Retraining on its schedule.
         trained = self._retrain(as_of, cycle, universe, strategies, data)
-        model_state = trained or {"sha256": model_sha, "attempted": False, "trained": False}
+        model_state = trained or {
+            "sha256": model_sha,
+            "file": data.get("model_file"),
+            "attempted": False,
+            "trained": False,
+        }
 
         record = {
             "cycle": cycle,
@@ -374,10 +384,44 @@ class AutopilotEngine:
     def _current_model(
         self, data: Mapping[str, Any]
     ) -> tuple[MetaLabelingModel | None, str | None]:
+        """The model the engine's state names, loaded pinned to its recorded sha256."""
         sha = data.get("model_sha256")
         if sha is None:
             return None, None
-        return load_model(self.models / CURRENT_MODEL_NAME, expected_sha256=sha), sha
+        return load_model(self.models / data["model_file"], expected_sha256=sha), sha
+
+    def sync_model_pointer(self) -> None:
+        """Make ``meta_labeler_current.joblib`` the model of the last committed cycle.
+
+        The engine's record is the commit point of a new model; the pointer, a copy for
+        people and tools, is written after it, so a run killed in between is mended here,
+        at the start of the next run.
+        """
+        with self.folder.locked():
+            data, _ = self.ledger.load(writer=True)
+            self._sync_pointer(data, restoring=True)
+
+    def _sync_pointer(self, data: Mapping[str, Any], *, restoring: bool = False) -> None:
+        sha = data.get("model_sha256")
+        if sha is None:
+            return
+        current = self.models / CURRENT_MODEL_NAME
+        try:
+            found: str | None = hashlib.sha256(current.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            found = None
+        if found == sha:
+            return
+        if found is not None and restoring:
+            logger.warning(
+                "%s is not the engine's model (sha256 %s, the engine's %s); restoring it",
+                current,
+                found,
+                sha,
+                extra={"event": "model_pointer_restored"},
+            )
+        saved = self.models / data["model_file"]
+        update_current_pointer(saved, expected_sha256=sha, folder=self.models)
 
     def _retrain(
         self,
@@ -410,6 +454,7 @@ class AutopilotEngine:
                 logger.warning("meta-labeler not retrained as of %s: %s", as_of, exc)
                 return {
                     "sha256": data.get("model_sha256"),
+                    "file": data.get("model_file"),
                     "attempted": True,
                     "trained": False,
                     "skipped": str(exc),
@@ -426,15 +471,16 @@ class AutopilotEngine:
             )
             return {
                 "sha256": data.get("model_sha256"),
+                "file": data.get("model_file"),
                 "attempted": True,
                 "trained": True,
                 "candidate": manifest["sha256"],
                 "validated": False,
                 "auc": auc,
             }
-        update_current_pointer(path, expected_sha256=manifest["sha256"], folder=self.models)
         return {
             "sha256": manifest["sha256"],
+            "file": path.name,
             "attempted": True,
             "trained": True,
             "validated": True,

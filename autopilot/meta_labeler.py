@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import platform
+import sys
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -42,6 +43,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+from joblib.numpy_pickle import NumpyPickler
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
@@ -272,7 +274,7 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         target = Path(path)
         buffer = io.BytesIO()
-        joblib.dump(self, buffer)
+        _CanonicalPickler(buffer).dump(self)
         data = buffer.getvalue()
         manifest = self._manifest(hashlib.sha256(data).hexdigest())
         atomic_write_bytes(target, data, keep_backup=False)
@@ -477,6 +479,21 @@ def load_model(path: str | Path, *, expected_sha256: str) -> MetaLabelingModel:
     if not isinstance(model, MetaLabelingModel):
         raise StateError(f"{source}: holds a {type(model).__name__}, not a MetaLabelingModel")
     return model
+
+
+class _CanonicalPickler(NumpyPickler):
+    """joblib's pickler, writing the same bytes for the same model in any process.
+
+    A pickle refers back to an object it already wrote by identity: whether two equal
+    strings are one object (interned) depends on what the process ran before, and changed
+    the bytes, hence the sha256, of equal models. Every string is interned as it is written,
+    so equal strings are one object and the bytes depend on the model alone. joblib.load
+    reads the result as any joblib file.
+    """
+
+    def save(self, obj: Any) -> None:
+        """Write ``obj``, a string as its interned copy."""
+        super().save(sys.intern(obj) if type(obj) is str else obj)
 
 
 def _manifest_bytes(manifest: dict[str, Any]) -> bytes:

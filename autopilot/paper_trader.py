@@ -544,6 +544,7 @@ class PaperTrader:
             data, last, repeated = self.ledger.open_cycle(day, inputs)
             book = Portfolio.from_state(data)
             if repeated is not None:
+                self._mend_calibrator(last)
                 return CycleSummary(
                     last.cycle,
                     tuple(repeated["fills"]),
@@ -603,6 +604,13 @@ class PaperTrader:
         return CycleSummary(
             cycle, tuple(fills), tuple(stale), book.equity(), book.cash, book.current_weights()
         )
+
+    def _mend_calibrator(self, last: CycleId) -> None:
+        """Save the calibrator caught up when a kill left it behind the committed trades."""
+        data = self._calibrator_data(writer=True)
+        if int(data.get("last_cycle", 0)) != last.cycle:
+            calibrator = self._caught_up(data, last)
+            self.calibrator_state.save({**calibrator.to_state(), "last_cycle": last.cycle})
 
     def _affordable(self, fill: Fill, cash: float) -> float:
         """Shares of a buy that the cash pays for (never leaving cash below zero)."""

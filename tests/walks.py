@@ -6,6 +6,7 @@ as a script), so both walk exactly the same thing.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 SMALL_ENV = """\
@@ -40,3 +41,59 @@ def write_small_env(folder: Path, name: str = "small") -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(SMALL_ENV.format(base=packaged_config_dir() / "base.yaml"))
     return path
+
+
+#: The files a walk's state is made of (timestamps aside, equal for equal walks).
+STATE_FILES = (
+    "registry.json",
+    "portfolio.json",
+    "cost_calibrator.json",
+    "engine.json",
+    "registry_audit.jsonl",
+    "trades.jsonl",
+    "engine_cycles.jsonl",
+    "engine_plans.jsonl",
+    "models/meta_labeler_current.joblib",
+)
+_WALL_CLOCK = {"time", "saved_at", "promoted_at", "written_at"}
+
+
+def without_times(value):
+    """A state file's content with its wall-clock fields dropped (they differ by run)."""
+    if isinstance(value, dict):
+        return {k: without_times(v) for k, v in value.items() if k not in _WALL_CLOCK}
+    if isinstance(value, list):
+        return [without_times(v) for v in value]
+    return value
+
+
+def state_of(folder: Path) -> dict[str, object]:
+    """Every state file of a folder, as data (JSON and JSON Lines) or bytes (the model)."""
+    from autopilot.state.journal import Journal
+
+    state: dict[str, object] = {}
+    for name in STATE_FILES:
+        path = folder / name
+        if name.endswith(".jsonl"):
+            state[name] = without_times(list(Journal(path)))
+        elif name.endswith(".json"):
+            state[name] = without_times(json.loads(path.read_text()))
+        else:
+            state[name] = path.read_bytes()
+    return state
+
+
+def walk_argv(env: Path, state: Path, start: str, end: str, *extra: str) -> list[str]:
+    """``autopilot run`` of the small environment between two dates."""
+    return [
+        "run",
+        "--env",
+        str(env),
+        "--state-dir",
+        str(state),
+        "--start",
+        start,
+        "--end",
+        end,
+        *extra,
+    ]

@@ -101,6 +101,7 @@ def run_walk(args: argparse.Namespace) -> int:
     engine = AutopilotEngine(
         args.state_dir, config, data.universe_at, lock_timeout=args.lock_timeout
     )
+    engine.sync_model_pointer()
     done = engine.last_as_of()
     todo = [
         (day, horizon)

@@ -331,6 +331,10 @@ class Ledger:
         if cycle and "environment" not in data:
             # A snapshot from before environments were kept there: its cycle's record says.
             data["environment"] = self.log.committed_after(cycle - 1)[0].get("environment")
+        if writer and records:
+            # Mend the cache: the snapshot a kill left behind its log is saved as replayed,
+            # so the files end as an uninterrupted run leaves them.
+            self.snapshot.save(data, generation=cycle)
         return data, CycleId(cycle, *(data.get(key) for key in _IDENTITY))
 
     def open_cycle(

@@ -16,52 +16,13 @@ import pytest
 from autopilot import cli
 from autopilot.market.bundled import load_index, load_prices
 from autopilot.state.journal import Journal
-from tests.walks import write_small_env
+from tests.walks import state_of, walk_argv, without_times, write_small_env
 
 START, END = "2022-06-01", "2022-08-31"  # 14 weekly cycles, both regimes of the rule
-STATE_FILES = (
-    "registry.json",
-    "portfolio.json",
-    "cost_calibrator.json",
-    "engine.json",
-    "registry_audit.jsonl",
-    "trades.jsonl",
-    "engine_cycles.jsonl",
-    "engine_plans.jsonl",
-    "models/meta_labeler_current.joblib",
-)
 
 
 def walk(env: Path, state: Path, *extra: str, start: str = START, end: str = END) -> int:
-    argv = ["run", "--env", str(env), "--state-dir", str(state), "--start", start, "--end", end]
-    return cli.main([*argv, *extra])
-
-
-def without_times(value):
-    """A state file's content with its wall-clock fields dropped (they differ by run)."""
-    if isinstance(value, dict):
-        return {
-            k: without_times(v)
-            for k, v in value.items()
-            if k not in {"time", "saved_at", "promoted_at", "written_at"}
-        }
-    if isinstance(value, list):
-        return [without_times(v) for v in value]
-    return value
-
-
-def state_of(folder: Path) -> dict[str, object]:
-    """Every state file of a folder, as data (JSON and JSON Lines) or bytes (the model)."""
-    state: dict[str, object] = {}
-    for name in STATE_FILES:
-        path = folder / name
-        if name.endswith(".jsonl"):
-            state[name] = without_times(list(Journal(path)))
-        elif name.endswith(".json"):
-            state[name] = without_times(json.loads(path.read_text()))
-        else:
-            state[name] = path.read_bytes()
-    return state
+    return cli.main(walk_argv(env, state, start, end, *extra))
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -254,9 +215,21 @@ def test_a_model_whose_hash_is_not_the_recorded_one_is_refused(walked, env, tmp_
     for name, data in files_of(walked).items():
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         (copy / name).write_bytes(data)
-    current = copy / "models" / "meta_labeler_current.joblib"
-    current.write_bytes(current.read_bytes() + b"\0")
+    recorded = json.loads((copy / "engine.json").read_text())["data"]["model_file"]
+    model = copy / "models" / recorded
+    model.write_bytes(model.read_bytes() + b"\0")
     before = files_of(copy)
     code = walk(env, copy, end="2022-09-09")
-    refused(capsys, code, "meta_labeler_current.joblib: sha256 is", "expected")
+    refused(capsys, code, f"{recorded}: sha256 is", "expected")
     assert files_of(copy) == before
+
+
+def test_the_current_model_pointer_is_restored_from_the_engines_record(walked, env, tmp_path):
+    copy = tmp_path / "copy"
+    for name, data in files_of(walked).items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(data)
+    current = copy / "models" / "meta_labeler_current.joblib"
+    current.unlink()  # as a kill between the engine's record and the pointer leaves it
+    assert walk(env, copy) == 0  # nothing to run, but the pointer is mended
+    assert current.read_bytes() == (walked / "models" / "meta_labeler_current.joblib").read_bytes()
