@@ -26,6 +26,7 @@ its date again and ends exactly where an uninterrupted cycle would.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -37,9 +38,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autopilot._atomic_write import atomic_write_bytes
 from autopilot.config import EnvironmentConfig, rules_hash
 from autopilot.costs import CostModel
-from autopilot.engine_status import ENGINE_LOG, ENGINE_PLANS, ENGINE_STATE, MODELS_FOLDER
+from autopilot.engine_status import (
+    ENGINE_LOG,
+    ENGINE_PLANS,
+    ENGINE_STATE,
+    LATEST_CANDIDATES,
+    MODELS_FOLDER,
+)
 from autopilot.errors import InputError, StateError
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.universe import Universe
@@ -215,6 +223,8 @@ class AutopilotEngine:
             record.update({"inputs": inputs, "environment": self.config.environment})
             self.ledger.commit(record, state)
             self._sync_pointer(state)
+            # The last cycle's candidate returns, for the report: a copy, not state.
+            atomic_write_bytes(self.state_dir / LATEST_CANDIDATES, self._latest, keep_backup=False)
         logger.info(
             "cycle %d as of %s: equity %.2f",
             record["cycle"],
@@ -251,6 +261,7 @@ class AutopilotEngine:
             volume = np.array(panel.volume[start:])
             impact = impact_coefficients(close, volume, self.config.strategy_capital)
         tested = backtest(close, self.candidates, impact=impact)
+        self._latest = _latest_batch(dates, tested.candidate_ids, tested.returns, labels)
         batch = CandidateBatch(tested.returns, tested.candidate_ids, dates, regimes=labels)
         decisions = self.gate_set.evaluate(batch)
         report = self.registry.update(
@@ -329,6 +340,7 @@ class AutopilotEngine:
             "cost_surprise_bps": _cost_surprise_bps(summary.fills),
             "cost_multiplier": calibrator.multiplier,
             "equity": summary.equity,
+            "market_close": float(market[-1]),
             "cash": summary.cash,
             "weights": summary.weights,
             "model": model_state,
@@ -486,6 +498,18 @@ class AutopilotEngine:
             "validated": True,
             "auc": auc,
         }
+
+
+def _latest_batch(
+    dates: pd.DatetimeIndex, ids: list[str], returns: np.ndarray, regimes: np.ndarray
+) -> bytes:
+    """The cycle's candidate returns as the wide Parquet batch ``gates check`` reads."""
+    frame = pd.DataFrame(returns, columns=ids)
+    frame.insert(0, "date", dates.to_numpy())
+    frame["regime"] = regimes.astype(np.int64)
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def _cost_surprise_bps(fills: tuple[dict[str, Any], ...]) -> float | None:

@@ -21,6 +21,7 @@ __all__ = [
     "ENGINE_LOG",
     "ENGINE_PLANS",
     "ENGINE_STATE",
+    "LATEST_CANDIDATES",
     "MODELS_FOLDER",
     "engine_status",
 ]
@@ -28,6 +29,7 @@ __all__ = [
 ENGINE_STATE = "engine.json"
 ENGINE_LOG = "engine_cycles.jsonl"
 ENGINE_PLANS = "engine_plans.jsonl"
+LATEST_CANDIDATES = "candidates_latest.parquet"
 MODELS_FOLDER = "models"
 # autopilot.meta_labeler.CURRENT_MODEL_NAME and its manifest, without scikit-learn.
 CURRENT_MODEL = "meta_labeler_current.joblib"
