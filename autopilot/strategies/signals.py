@@ -119,37 +119,48 @@ def cycle_signals(
     CycleSignals
     """
     known = set(model_families(model)) if model is not None else set()
+    ids = sorted(positions)
+    lasts = [np.nan_to_num(positions[sid][-1], nan=0.0) for sid in ids]
+    columns = [np.flatnonzero(last != 0.0) for last in lasts]
+    judged = [model is not None and families[sid] in known for sid in ids]
+    keep = [np.ones(c.size, dtype=bool) for c in columns]
+    # One feature frame and one prediction for every judged signal of every strategy.
+    events = [k for k, j in enumerate(judged) if j and columns[k].size]
+    if model is not None and events:
+        sides = [np.sign(lasts[k][columns[k]]) for k in events]
+        bars = [
+            _entry_bars(positions[ids[k]], columns[k], side)
+            for k, side in zip(events, sides, strict=True)
+        ]
+        features = event_features(
+            close,
+            market,
+            regimes,
+            confidence,
+            bars=np.concatenate(bars),
+            securities=np.concatenate([columns[k] for k in events]),
+            sides=np.concatenate(sides).astype(np.int64),
+            families=[families[ids[k]] for k in events for _ in range(columns[k].size)],
+            strengths=np.concatenate(
+                [
+                    np.abs(positions[ids[k]][b, columns[k]])
+                    for k, b in zip(events, bars, strict=True)
+                ]
+            ),
+            family_names=model_families(model),
+        )
+        kept_all = model.filter(features).keep
+        ends = np.cumsum([columns[k].size for k in events])
+        for k, part in zip(events, np.split(kept_all, ends[:-1]), strict=True):
+            keep[k] = part
     wanted = np.zeros(close.shape[1])
-    signals = kept = unjudged = 0
-    for strategy_id in sorted(positions):
-        last = np.nan_to_num(positions[strategy_id][-1], nan=0.0)
-        columns = np.flatnonzero(last != 0.0)
-        signals += columns.size
-        keep = np.ones(columns.size, dtype=bool)
-        family = families[strategy_id]
-        if model is None or family not in known:
-            unjudged += columns.size
-        elif columns.size:
-            sides = np.sign(last[columns])
-            bars = _entry_bars(positions[strategy_id], columns, sides)
-            strengths = np.abs(positions[strategy_id][bars, columns])
-            features = event_features(
-                close,
-                market,
-                regimes,
-                confidence,
-                bars=bars,
-                securities=columns,
-                sides=sides.astype(np.int64),
-                families=[family] * columns.size,
-                strengths=strengths,
-                family_names=model_families(model),
-            )
-            keep = model.filter(features).keep
-        kept += int(keep.sum())
-        wanted[columns[keep]] += last[columns[keep]]
+    for last, column, kept_here in zip(lasts, columns, keep, strict=True):
+        wanted[column[kept_here]] += last[column[kept_here]]
     if positions:
         wanted /= len(positions)
+    signals = sum(c.size for c in columns)
+    unjudged = sum(c.size for c, j in zip(columns, judged, strict=True) if not j)
+    kept = sum(int(k.sum()) for k in keep)
     book = {securities[int(i)]: float(wanted[i]) for i in np.flatnonzero(wanted != 0.0)}
     threshold = float(model.confidence_threshold_) if model is not None else None
     return CycleSignals(book, signals, kept, unjudged, threshold, model_sha256)
