@@ -46,7 +46,7 @@ import sklearn
 from joblib.numpy_pickle import NumpyPickler
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import precision_score, recall_score, roc_auc_score
+from sklearn.metrics import make_scorer, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import TunedThresholdClassifierCV
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -183,6 +183,8 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         MetaLabelingModel
             ``self``, fitted.
         """
+        if self.scoring not in _SCORES:
+            raise InputError(f"scoring must be one of {sorted(_SCORES)}, was {self.scoring!r}")
         features, labels = self._check_training(X, y, starts, ends)
         with threadpool_limits(limits=1):
             return self._fit(features, labels, np.asarray(starts), np.asarray(ends), returns)
@@ -308,7 +310,7 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
             return fitted, float(self.confidence_threshold)
         tuned = TunedThresholdClassifierCV(
             self._default_estimator(),
-            scoring=self.scoring,
+            scoring=make_scorer(_SCORES[self.scoring]),
             response_method="predict_proba",
             cv=folds,
             refit=True,
@@ -479,6 +481,54 @@ def load_model(path: str | Path, *, expected_sha256: str) -> MetaLabelingModel:
     if not isinstance(model, MetaLabelingModel):
         raise StateError(f"{source}: holds a {type(model).__name__}, not a MetaLabelingModel")
     return model
+
+
+def _confusion(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[int, int, int, int]:
+    """``(tp, fp, fn, tn)`` of the positive class 1."""
+    truth = np.asarray(y_true) == 1
+    said = np.asarray(y_pred) == 1
+    tp = int(np.count_nonzero(truth & said))
+    fp = int(np.count_nonzero(~truth & said))
+    fn = int(np.count_nonzero(truth & ~said))
+    return tp, fp, fn, truth.size - tp - fp - fn
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0  # scikit-learn's zero_division
+
+
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    tp, fp, fn, tn = _confusion(y_true, y_pred)
+    # The mean recall of the classes present in y_true (scikit-learn drops an absent one).
+    recalls = [tp / (tp + fn)] if tp + fn else []
+    recalls += [tn / (tn + fp)] if tn + fp else []
+    return float(np.mean(recalls))
+
+
+def _precision(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    tp, fp, _, _ = _confusion(y_true, y_pred)
+    return _ratio(tp, tp + fp)
+
+
+def _recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    tp, _, fn, _ = _confusion(y_true, y_pred)
+    return _ratio(tp, tp + fn)
+
+
+def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    tp, fp, fn, _ = _confusion(y_true, y_pred)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+#: The threshold-tuning scores, from confusion counts: scikit-learn's metrics of the same
+#: names give the same values but check their inputs on each of the hundred thresholds of
+#: every fold, which was a third of a training.
+_SCORES = {
+    "balanced_accuracy": _balanced_accuracy,
+    "f1": _f1,
+    "precision": _precision,
+    "recall": _recall,
+}
 
 
 class _CanonicalPickler(NumpyPickler):

@@ -196,3 +196,31 @@ def test_the_default_estimator_is_seeded_and_reproducible():
     second = MetaLabelingModel(**settings).fit(features, labels, starts=starts, ends=ends)
     assert np.array_equal(first.predict_proba(features), second.predict_proba(features))
     assert first.confidence_threshold_ == second.confidence_threshold_
+
+
+@pytest.mark.parametrize("name", ["balanced_accuracy", "f1", "precision", "recall"])
+def test_the_tuning_scores_equal_scikit_learns(name):
+    import warnings
+
+    from sklearn import metrics
+
+    from autopilot.meta_labeler import _SCORES
+
+    reference = {
+        "balanced_accuracy": metrics.balanced_accuracy_score,
+        "f1": lambda t, p: metrics.f1_score(t, p, zero_division=0.0),
+        "precision": lambda t, p: metrics.precision_score(t, p, zero_division=0.0),
+        "recall": lambda t, p: metrics.recall_score(t, p, zero_division=0.0),
+    }[name]
+    rng = np.random.default_rng(4)
+    cases = [(rng.integers(0, 2, 300), rng.integers(0, 2, 300)) for _ in range(20)]
+    cases += [  # the degenerate ones: nothing predicted, all predicted, one class only
+        (np.array([0, 1, 1, 0]), np.zeros(4, dtype=int)),
+        (np.array([0, 1, 1, 0]), np.ones(4, dtype=int)),
+        (np.ones(5, dtype=int), np.array([1, 0, 1, 1, 0])),
+        (np.zeros(5, dtype=int), np.array([1, 0, 1, 1, 0])),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns on the degenerate cases
+        for truth, said in cases:
+            assert _SCORES[name](truth, said) == pytest.approx(reference(truth, said), abs=1e-15)
