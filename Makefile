@@ -19,10 +19,10 @@ $(STAMP): $(RUN_STAMP) pyproject.toml $(PLUGIN)/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Two years of weekly cycles on the embedded data (resumes where build/state stands).
 run: $(RUN_STAMP)
 	mkdir -p build
-	$(BIN)/autopilot example build/example_batch.parquet
-	$(BIN)/autopilot gates check build/example_batch.parquet --env dev --report build/report.html
+	$(BIN)/autopilot run --init --env dev --state-dir build/state
 
 test: lint
 	$(BIN)/python -m pytest -n 2 -q
