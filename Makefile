@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_meta.py
 	$(BIN)/python bench/bench_regimes.py
 	$(BIN)/python bench/bench_backtest.py
+	$(BIN)/python bench/bench_engine.py
 
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)

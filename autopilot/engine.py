@@ -29,6 +29,7 @@ import hashlib
 import io
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -168,6 +169,9 @@ class AutopilotEngine:
         self.log = Journal(self.state_dir / ENGINE_LOG)
         self.plans = Journal(self.state_dir / ENGINE_PLANS)
         self.ledger = Ledger(self.state, self.log, _replay, f"engine {self.state_dir}")
+        #: Wall-clock seconds of the last cycle's stages, for benchmarks (never state).
+        self.stage_seconds: dict[str, float] = {}
+        self._lap_start = time.perf_counter()
 
     # ------------------------------------------------------------------ reading
 
@@ -205,6 +209,8 @@ class AutopilotEngine:
             An earlier date than the last committed cycle, or the same date with other
             inputs; a model whose hash is not the recorded one.
         """
+        self.stage_seconds = {}
+        self._lap_start = time.perf_counter()
         universe = self.universe_at(as_of)
         inputs = inputs_digest(
             {
@@ -225,6 +231,7 @@ class AutopilotEngine:
             self._sync_pointer(state)
             # The last cycle's candidate returns, for the report: a copy, not state.
             atomic_write_bytes(self.state_dir / LATEST_CANDIDATES, self._latest, keep_backup=False)
+            self._lap("commit")
         logger.info(
             "cycle %d as of %s: equity %.2f",
             record["cycle"],
@@ -248,6 +255,7 @@ class AutopilotEngine:
         close = np.array(panel.close[start:])
         dates = panel.dates[start:]
         regimes = regimes_from_config(universe.market, self.config.regimes)
+        self._lap("data and regimes")
         labels = regimes.labels.to_numpy()[start:]
         confidence = regimes.confidence.to_numpy()[start:]
         market = universe.market.to_numpy()[start:]
@@ -261,9 +269,11 @@ class AutopilotEngine:
             volume = np.array(panel.volume[start:])
             impact = impact_coefficients(close, volume, self.config.strategy_capital)
         tested = backtest(close, self.candidates, impact=impact)
+        self._lap("backtest")
         self._latest = _latest_batch(dates, tested.candidate_ids, tested.returns, labels)
         batch = CandidateBatch(tested.returns, tested.candidate_ids, dates, regimes=labels)
         decisions = self.gate_set.evaluate(batch)
+        self._lap("gates")
         report = self.registry.update(
             decisions,
             as_of=as_of,
@@ -271,6 +281,7 @@ class AutopilotEngine:
             context={"config_hash": self.gate_set.config_hash, "engine_cycle": cycle},
             environment=self.config.environment,
         )
+        self._lap("registry")
         active = sorted(report.active)
         orphans = [sid for sid in active if sid not in self.by_id]
         if orphans:
@@ -305,6 +316,7 @@ class AutopilotEngine:
             plan = self._plan(as_of, universe, close, signals, allocation, horizon_bars)
             self.plans.append({"cycle": cycle, **plan})
 
+        self._lap("signals, allocator and optimiser")
         # Paper trading, the calibrator with it.
         prices, volumes, volatilities = _order_inputs(universe)
         summary = self.paper.run_cycle(
@@ -313,7 +325,9 @@ class AutopilotEngine:
         calibrator = self.paper.calibrator()
 
         # Retraining on its schedule.
+        self._lap("paper trading")
         trained = self._retrain(as_of, cycle, universe, strategies, data)
+        self._lap("retraining")
         model_state = trained or {
             "sha256": model_sha,
             "file": data.get("model_file"),
@@ -348,6 +362,12 @@ class AutopilotEngine:
         return record, _replay(data, record)
 
     # ------------------------------------------------------------------ parts
+
+    def _lap(self, stage: str) -> None:
+        """Add the seconds since the last lap to ``stage`` (``stage_seconds``, not state)."""
+        now = time.perf_counter()
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + now - self._lap_start
+        self._lap_start = now
 
     def _plan(
         self,
