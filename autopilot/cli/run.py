@@ -127,6 +127,7 @@ def _walk(engine: Any, todo: list[tuple[date, int]]) -> int:
             with _deferred_interrupt() as asked:
                 outcome = engine.run_cycle(day, horizon)
             tqdm.write(cycle_line(outcome.record), file=sys.stdout)
+            sys.stdout.flush()  # a line per cycle as it commits, also into a pipe
             bar.update()
             if asked():
                 tqdm.write(

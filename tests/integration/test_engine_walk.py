@@ -233,3 +233,26 @@ def test_the_current_model_pointer_is_restored_from_the_engines_record(walked, e
     current.unlink()  # as a kill between the engine's record and the pointer leaves it
     assert walk(env, copy) == 0  # nothing to run, but the pointer is mended
     assert current.read_bytes() == (walked / "models" / "meta_labeler_current.joblib").read_bytes()
+
+
+def test_ctrl_c_stops_after_the_running_cycle_and_the_next_run_goes_on(env, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "autopilot.cli", *walk_argv(env, state, START, END, "--init")]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    header = process.stdout.readline()
+    first = process.stdout.readline()  # the first cycle committed
+    assert header.startswith("walk ") and "  regime " in first, (header, first)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    lines = [first, *out.splitlines()]
+    printed = [line for line in lines if "  regime " in line]
+    assert "stopped after the cycle as of" in out and "interrupted after committing" in err
+    done = records(state)
+    assert 1 <= len(done) < 14 and [r["as_of"] for r in done] == [p.split()[0] for p in printed]
+    assert walk(env, state) == 0
+    assert len(records(state)) == 14
