@@ -153,6 +153,7 @@ _TOP_LEVEL = {
     "meta_labeling",
     "allocator",
     "engine",
+    "executor",
 }
 _STRATEGIES_KEYS = {"families", "capital"}
 #: The notional the candidates are backtested with, for their trades' impact on volume.
@@ -270,6 +271,45 @@ class EngineSettings(ConstrainedSettings):
 
 
 @dataclass(frozen=True)
+class ExecutorSettings(ConstrainedSettings):
+    """Where the backtest's chunks and the meta-labeler's validation fits run.
+
+    ``kind: local`` runs them in ``workers`` local processes (1: in this process);
+    ``kind: dask`` on the ``dask.distributed`` scheduler at ``address`` (``tcp://HOST:PORT``).
+    The results are the same, bit for bit, whatever runs them.
+    """
+
+    constraints: ClassVar[Mapping[str, Param]] = MappingProxyType(
+        {
+            "kind": Param(str, choices=("local", "dask")),
+            "workers": Param(int, interval=Interval(1, None)),
+            "address": Param(str),
+        }
+    )
+
+    kind: str = "local"
+    workers: int = 1
+    address: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.kind == "dask" and not self.address.startswith(("tcp://", "tls://", "inproc://")):
+            raise ConfigError(
+                f"executor.address: a dask executor needs the scheduler's address, like "
+                f"tcp://scheduler:8786, was {self.address!r}"
+            )
+        if self.kind == "local" and self.address:
+            raise ConfigError(
+                f"executor.address: a local executor has no address (was {self.address!r}); "
+                f"use kind: dask to run on a scheduler"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data, in declaration order."""
+        return {key: getattr(self, key) for key in self.constraints}
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """The resolved configuration of one environment.
 
@@ -303,6 +343,7 @@ class EnvironmentConfig:
     strategy_capital: float = DEFAULT_STRATEGY_CAPITAL
     allocator: AllocatorSettings = field(default_factory=AllocatorSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     sources: tuple[str, ...] = ()
     origins: Mapping[tuple[str, ...], str] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -383,6 +424,7 @@ class EnvironmentConfig:
             "regimes": self.regimes.to_dict(),
             "meta_labeling": self.meta_labeling.to_dict(),
             "engine": self.engine.to_dict(),
+            "executor": self.executor.to_dict(),
             "allocator": self.allocator.to_dict(),
             **(
                 {
@@ -576,6 +618,14 @@ def _check_structure(path: Path, data: dict[str, Any]) -> None:
             data["engine"],
             EngineSettings.constraints,
             "engine: {history_bars: 1008, retrain_every: 13, training_bars: 1260}",
+        )
+    if "executor" in data:
+        _check_settings(
+            path,
+            "executor",
+            data["executor"],
+            ExecutorSettings.constraints,
+            "executor: {kind: dask, address: tcp://scheduler:8786}",
         )
 
 
@@ -1224,9 +1274,21 @@ def _build(
         strategy_capital=float(data.get("strategies", {}).get("capital", DEFAULT_STRATEGY_CAPITAL)),
         allocator=_allocator_settings(data.get("allocator", {})),
         engine=EngineSettings(**data.get("engine", {})),
+        executor=_executor_settings(
+            origins.get(("executor", "address")) or origins.get(("executor", "kind")) or str(path),
+            data.get("executor", {}),
+        ),
         sources=sources,
         origins=MappingProxyType(origins),
     )
+
+
+def _executor_settings(source: str, section: Mapping[str, Any]) -> ExecutorSettings:
+    """The ``executor:`` section, a bad kind/address pair refused naming its file."""
+    try:
+        return ExecutorSettings(**section)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def dump_config(config: EnvironmentConfig | Mapping[str, Any]) -> str:

@@ -12,13 +12,15 @@ message that names the file, key or candidate at fault and says how to fix it::
     │   ├── DuplicateGateError     two plugins offer a gate of the same name
     │   ├── DuplicateStrategyError two plugins offer a strategy family of the same name
     │   └── StrategyContractError  a family's positions break the contract
-    └── StateError                 state files that cannot be loaded or written safely
-        └── StateLockTimeout       another process holds the state lock too long
+    ├── StateError                 state files that cannot be loaded or written safely
+    │   └── StateLockTimeout       another process holds the state lock too long
+    └── ExecutorUnavailable        the Dask scheduler cannot be reached, or was lost
 
-The command line maps all of them to exit code 2 ("bad input or config"); any other
-exception is an internal error (exit code 1). :class:`ConfigError` and :class:`InputError`
-are also :class:`ValueError` subclasses: a settings object built with a bad value raises a
-``ConfigError`` that code written against ``ValueError`` still catches.
+The command line maps them to exit code 2 ("bad input or config"), except the two
+temporary failures, ``StateLockTimeout`` and ``ExecutorUnavailable``: exit code 75, "try
+again". Any other exception is an internal error (exit code 1). :class:`ConfigError` and
+:class:`InputError` are also :class:`ValueError` subclasses: a settings object built with a
+bad value raises a ``ConfigError`` that code written against ``ValueError`` still catches.
 """
 
 from __future__ import annotations
@@ -90,3 +92,7 @@ class StateError(AutopilotError):
 
 class StateLockTimeout(StateError):
     """Another process held the state lock for longer than the timeout."""
+
+
+class ExecutorUnavailable(AutopilotError):
+    """The Dask scheduler cannot be reached or was lost: a temporary failure (exit code 75)."""

@@ -42,7 +42,7 @@ from autopilot.cli._common import (
     folder_path,
     verbose_parent,
 )
-from autopilot.errors import AutopilotError, StateLockTimeout
+from autopilot.errors import AutopilotError, ExecutorUnavailable, StateLockTimeout
 from autopilot.state.cycles import committed_in_this_process
 
 __all__ = ["EXIT_BROKEN_PIPE", "build_parser", "interrupted_message", "main"]
@@ -161,7 +161,7 @@ def _run(argv: Sequence[str] | None) -> int:
     )
     try:
         return int(args.handler(args))
-    except StateLockTimeout as exc:
+    except (StateLockTimeout, ExecutorUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_TEMPFAIL
     except AutopilotError as exc:

@@ -36,6 +36,7 @@ import pandas as pd
 
 from autopilot.costs import CostModel
 from autopilot.errors import InputError
+from autopilot.executor import Executor
 from autopilot.sdk.family import StrategyFamily, checked_positions
 from autopilot.strategies._net_returns import net_returns
 
@@ -195,6 +196,7 @@ def backtest(
     chunk: int = DEFAULT_CHUNK,
     keep_positions: Sequence[str] = (),
     on_chunk: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> BacktestResult:
     """Backtest every candidate on ``close``.
 
@@ -216,6 +218,9 @@ def backtest(
         Candidate ids whose positions are returned.
     on_chunk : callable, optional
         Called with the number of candidates done after each chunk.
+    executor : Executor, optional
+        Runs the chunks (:mod:`autopilot.executor`): in this process by default, or in
+        local processes or on a Dask cluster, with the same results bit for bit.
 
     Returns
     -------
@@ -254,15 +259,16 @@ def backtest(
         raise InputError(f"keep_positions names {unknown[0]!r}, which is not a candidate")
     keep = set(keep_positions)
     close = np.ascontiguousarray(close)
+    starts = range(0, len(candidates), chunk)
+    tasks = [(close, candidates[s : s + chunk], rate, keep, impact) for s in starts]
+    sizes = [len(task[1]) for task in tasks]
+    done = (lambda n: on_chunk(sum(sizes[:n]))) if on_chunk is not None else None
+    shared = [close] if impact is None else [close, impact]
+    parts = (executor or Executor()).map(backtest_chunk, tasks, shared=shared, on_done=done)
     returns = np.empty((close.shape[0], len(ids)))
     kept: dict[str, np.ndarray] = {}
-    for start in range(0, len(candidates), chunk):
-        part = candidates[start : start + chunk]
-        returns[:, start : start + len(part)], kept_here = backtest_chunk(
-            close, part, rate, keep, impact
-        )
+    for start, (part, kept_here) in zip(starts, parts, strict=True):
+        returns[:, start : start + part.shape[1]] = part
         kept.update(kept_here)
-        if on_chunk is not None:
-            on_chunk(start + len(part))
     logger.info("backtest: %d candidates x %d bars x %d securities", len(ids), *close.shape)
     return BacktestResult(ids, returns, kept)
