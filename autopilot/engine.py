@@ -50,6 +50,7 @@ from autopilot.engine_status import (
     MODELS_FOLDER,
 )
 from autopilot.errors import InputError, StateError
+from autopilot.executor import Executor
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.universe import Universe
 from autopilot.meta_labeler import (
@@ -133,6 +134,9 @@ class AutopilotEngine:
         ``universe_at(as_of)``: the traded prices and the market cut at ``as_of``
         (:func:`~autopilot.market.universe.embedded_universe` or a user's panel). What it
         returns is a cycle's input: a retry of a committed date with other data is refused.
+    executor : Executor, optional
+        Runs the backtest's chunks and the meta-labeler's validation folds (this process by
+        default); the state it leads to is the same whatever runs them.
     lock_timeout : float
         Seconds to wait for another process's cycle.
     """
@@ -143,11 +147,13 @@ class AutopilotEngine:
         config: EnvironmentConfig,
         universe_at: Callable[[date], Universe],
         *,
+        executor: Executor | None = None,
         lock_timeout: float = 30.0,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.config = config
         self.universe_at = universe_at
+        self.executor = executor or Executor()
         self.folder = StateFolder(self.state_dir, lock_timeout=lock_timeout)
         self.folder.require()
         self.registry = StrategyRegistry(self.state_dir, config.registry, lock_timeout=lock_timeout)
@@ -268,7 +274,7 @@ class AutopilotEngine:
         if panel.volume is not None:
             volume = np.array(panel.volume[start:])
             impact = impact_coefficients(close, volume, self.config.strategy_capital)
-        tested = backtest(close, self.candidates, impact=impact)
+        tested = backtest(close, self.candidates, impact=impact, executor=self.executor)
         self._lap("backtest")
         self._latest = _latest_batch(dates, tested.candidate_ids, tested.returns, labels)
         batch = CandidateBatch(tested.returns, tested.candidate_ids, dates, regimes=labels)
@@ -474,14 +480,15 @@ class AutopilotEngine:
         except StateError:
             model, barriers = from_settings(self.config.meta_labeling)
             try:
-                fitted = train_meta_labeler(
-                    list(strategies.values()),
-                    universe,
-                    model=model,
-                    barriers=barriers,
-                    regimes=self.config.regimes,
-                    event_bars=self.config.engine.training_bars,
-                )
+                with self.executor.joblib_backend():
+                    fitted = train_meta_labeler(
+                        list(strategies.values()),
+                        universe,
+                        model=model,
+                        barriers=barriers,
+                        regimes=self.config.regimes,
+                        event_bars=self.config.engine.training_bars,
+                    )
             except InputError as exc:
                 logger.warning("meta-labeler not retrained as of %s: %s", as_of, exc)
                 return {

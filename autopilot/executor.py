@@ -96,7 +96,7 @@ class Executor:
         """
         if self.settings.kind == "local" and self.settings.workers == 1:
             return _in_order(((function(*task)) for task in tasks), on_done)
-        with self._backend(shared):
+        with self.joblib_backend(shared):
             results = Parallel(return_as="generator")(delayed(function)(*t) for t in tasks)
             try:
                 return _in_order(results, on_done)
@@ -108,7 +108,15 @@ class Executor:
                 ) from exc
 
     @contextmanager
-    def _backend(self, shared: Sequence[Any]) -> Iterator[None]:
+    def joblib_backend(self, shared: Sequence[Any] = ()) -> Iterator[None]:
+        """Make joblib's ``Parallel`` inside the block run on this executor.
+
+        The meta-labeler's validation folds go through it (scikit-learn's own ``n_jobs``
+        follows it too); with one local worker, joblib's default: this process.
+        """
+        if self.settings.kind == "local" and self.settings.workers == 1:
+            yield
+            return
         if self.settings.kind == "dask":
             if self._client is None:
                 raise RuntimeError("use the dask executor inside `with Executor(...)`")

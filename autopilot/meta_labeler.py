@@ -43,6 +43,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
+from joblib import Parallel, delayed
 from joblib.numpy_pickle import NumpyPickler
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -331,18 +332,15 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         kept = np.zeros(labels.size, dtype=bool)
         thresholds = []
         tested = np.zeros(labels.size, dtype=bool)
-        for train, test in folds:
-            inner = list(PurgedKFold(self.n_splits, self.embargo).split(starts[train], ends[train]))
-            usable = all(np.unique(labels[train][t]).size == 2 for t, _ in inner)
-            if self.tune_threshold and usable:
-                model, threshold = self._fit_with_threshold(
-                    features.iloc[train], labels[train], inner
-                )
-            else:
-                model = self._default_estimator().fit(features.iloc[train], labels[train])
-                threshold = float(self.confidence_threshold)
-            probability[test] = model.predict_proba(features.iloc[test])[:, 1]
-            kept[test] = probability[test] >= threshold
+        # The outer folds run where joblib's active backend says (autopilot.executor: this
+        # process, local processes or a Dask cluster); each gives the same numbers anywhere.
+        outcomes = Parallel()(
+            delayed(self._outer_fold)(features, labels, starts, ends, train, test)
+            for train, test in folds
+        )
+        for (_, test), (scores, threshold) in zip(folds, outcomes, strict=True):
+            probability[test] = scores
+            kept[test] = scores >= threshold
             tested[test] = True
             thresholds.append(threshold)
         truth, score, chosen = labels[tested], probability[tested], kept[tested]
@@ -361,6 +359,28 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
             figures["sharpe_unfiltered"] = _sharpe(realised)
             figures["sharpe_filtered"] = _sharpe(realised[chosen])
         return figures
+
+    def _outer_fold(
+        self,
+        features: pd.DataFrame,
+        labels: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        train: np.ndarray,
+        test: np.ndarray,
+    ) -> tuple[np.ndarray, float]:
+        """One outer fold: a model tuned on ``train``, its probabilities on ``test``."""
+        with threadpool_limits(limits=1):  # also in a worker process
+            inner = list(PurgedKFold(self.n_splits, self.embargo).split(starts[train], ends[train]))
+            usable = all(np.unique(labels[train][t]).size == 2 for t, _ in inner)
+            if self.tune_threshold and usable:
+                model, threshold = self._fit_with_threshold(
+                    features.iloc[train], labels[train], inner
+                )
+            else:
+                model = self._default_estimator().fit(features.iloc[train], labels[train])
+                threshold = float(self.confidence_threshold)
+            return model.predict_proba(features.iloc[test])[:, 1], threshold
 
     def _check_training(
         self, X: pd.DataFrame, y: np.ndarray, starts: np.ndarray, ends: np.ndarray

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopilot.cli._common import (
     EXIT_INTERRUPTED,
@@ -29,6 +29,10 @@ from autopilot.cli._common import (
     verbose_parent,
 )
 from autopilot.cli._prices import prices_parent, walk_data
+from autopilot.errors import InputError
+
+if TYPE_CHECKING:
+    from autopilot.config import ExecutorSettings
 
 __all__ = ["add_commands"]
 
@@ -65,6 +69,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--init", action="store_true", help="create the state folder if it holds no state yet"
     )
     run.add_argument(
+        "--executor",
+        metavar="dask://HOST:PORT|local:N",
+        help="where the backtest's chunks and the model's validation fits run (default: the "
+        "environment's executor: section, else this process)",
+    )
+    run.add_argument(
         "--lock-timeout",
         type=seconds,
         default=30.0,
@@ -83,6 +93,7 @@ def run_walk(args: argparse.Namespace) -> int:
     """Run the walk's cycles that the state folder has not committed yet."""
     from autopilot.config import load_config
     from autopilot.engine import AutopilotEngine
+    from autopilot.executor import Executor
     from autopilot.market.calendar import cycle_dates, horizons
     from autopilot.state.cycles import StateFolder
 
@@ -98,19 +109,44 @@ def run_walk(args: argparse.Namespace) -> int:
     cycles = cycle_dates(dates, args.every, start, end, data.source)
     if args.init:
         StateFolder.create(args.state_dir, lock_timeout=args.lock_timeout)
-    engine = AutopilotEngine(
-        args.state_dir, config, data.universe_at, lock_timeout=args.lock_timeout
-    )
+    settings = executor_settings(args.executor) if args.executor else config.executor
+    with Executor(settings) as executor:
+        engine = AutopilotEngine(
+            args.state_dir,
+            config,
+            data.universe_at,
+            executor=executor,
+            lock_timeout=args.lock_timeout,
+        )
+        return _resume(engine, args, cycles, horizons(dates, cycles), executor.description)
+
+
+def executor_settings(spec: str) -> ExecutorSettings:
+    """``--executor``: ``dask://HOST:PORT`` or ``local:N`` (``local`` is one process)."""
+    from autopilot.config import ExecutorSettings
+
+    if spec.startswith("dask://"):
+        return ExecutorSettings(kind="dask", address="tcp://" + spec.removeprefix("dask://"))
+    kind, _, workers = spec.partition(":")
+    if kind == "local" and (not workers or workers.isdigit()):
+        return ExecutorSettings(kind="local", workers=int(workers or 1))
+    raise InputError(f"--executor {spec!r}: use dask://HOST:PORT or local:N")
+
+
+def _resume(
+    engine: Any, args: argparse.Namespace, cycles: list[date], steps: list[int], where: str
+) -> int:
+    """Run the walk's cycles after the last committed one."""
     engine.sync_model_pointer()
     done = engine.last_as_of()
     todo = [
         (day, horizon)
-        for day, horizon in zip(cycles, horizons(dates, cycles), strict=True)
+        for day, horizon in zip(cycles, steps, strict=True)
         if done is None or day > done
     ]
     print(
         f"walk {cycles[0]} to {cycles[-1]}, {len(cycles)} cycles ({args.every}), environment "
-        f"{config.environment}, state {args.state_dir}"
+        f"{engine.config.environment}, state {args.state_dir}, on {where}"
         + (f": {len(cycles) - len(todo)} already committed" if len(todo) < len(cycles) else "")
     )
     if not todo:

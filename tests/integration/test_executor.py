@@ -112,3 +112,42 @@ def test_an_unreachable_scheduler_is_a_temporary_failure_naming_it():
     message = f"the dask scheduler at {address} cannot be"
     with pytest.raises(ExecutorUnavailable, match=message), Executor(settings):
         pass
+
+
+def test_a_walk_on_a_local_cluster_ends_as_the_same_walk_here(cluster, tmp_path, capsys):
+    import pandas as pd
+
+    from autopilot import cli
+    from tests.walks import state_of, walk_argv, write_small_env
+
+    env = write_small_env(tmp_path)
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert cli.main(walk_argv(env, here, "2022-06-01", "2022-07-01", "--init")) == 0
+    spec = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+    argv = walk_argv(env, there, "2022-06-01", "2022-07-01", "--init", "--executor", spec)
+    assert cli.main(argv) == 0
+    assert f"on dask scheduler {cluster.scheduler_address}" in capsys.readouterr().out
+    assert state_of(there) == state_of(here)
+    latest = "candidates_latest.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(there / latest), pd.read_parquet(here / latest))
+
+
+def test_a_walk_with_an_unreachable_scheduler_exits_75_and_writes_nothing(tmp_path, capsys):
+    from autopilot import cli
+    from tests.walks import walk_argv, write_small_env
+
+    env = write_small_env(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = tmp_path / "state"
+    cli.main(["init", "--state-dir", str(state)])
+    before = sorted(p.name for p in state.iterdir())
+    argv = walk_argv(
+        env, state, "2022-06-01", "2022-07-01", "--executor", f"dask://127.0.0.1:{port}"
+    )
+    assert cli.main(argv) == 75
+    assert (
+        f"the dask scheduler at tcp://127.0.0.1:{port} cannot be reached" in capsys.readouterr().err
+    )
+    assert sorted(p.name for p in state.iterdir()) == before
