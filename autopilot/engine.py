@@ -177,6 +177,7 @@ class AutopilotEngine:
         self.ledger = Ledger(self.state, self.log, _replay, f"engine {self.state_dir}")
         #: Wall-clock seconds of the last cycle's stages, for benchmarks (never state).
         self.stage_seconds: dict[str, float] = {}
+        self._latest = b""  # the cycle's candidate batch, written with its commit
         self._lap_start = time.perf_counter()
 
     # ------------------------------------------------------------------ reading
@@ -190,6 +191,33 @@ class AutopilotEngine:
         _, last = self.ledger.load(writer=False)
         return date.fromisoformat(last.as_of) if last.as_of else None
 
+    def inputs_of(self, universe: Universe, horizon_bars: int) -> str:
+        """The digest of a cycle's inputs: the rules, the data it reads, its horizon."""
+        # Where the cycle runs (the executor) changes no result: it is not an input.
+        rules = {k: v for k, v in self.config.to_dict().items() if k != "executor"}
+        return inputs_digest(
+            {
+                "rules": rules_hash(rules),
+                "data": _fingerprint(universe),
+                "horizon_bars": horizon_bars,
+            }
+        )
+
+    def pending(self) -> date | None:
+        """The date of a cycle a part committed and the engine's record did not, or None.
+
+        A cycle killed between the registry's or the paper book's commit and the engine's
+        record must be completed (its date run again) before any later date: the parts
+        would otherwise have moved twice for one engine cycle.
+        """
+        engine = self.last_as_of()
+        ahead = [
+            last.as_of
+            for last in (self.registry.snapshot()[1], self.paper.last_cycle())
+            if last.as_of is not None and (engine is None or last.as_of > engine.isoformat())
+        ]
+        return date.fromisoformat(max(ahead)) if ahead else None
+
     # ------------------------------------------------------------------ the cycle
 
     def run_cycle(self, as_of: date, horizon_bars: int = 5) -> CycleOutcome:
@@ -200,8 +228,8 @@ class AutopilotEngine:
         as_of : datetime.date
             A date of the data: nothing after it is read.
         horizon_bars : int
-            Bars until the next cycle: the horizon of the views, over which a trade's cost
-            is spread.
+            Bars until the next cycle; the optimiser spreads a trade's cost over at least
+            these (``engine.holding_bars`` otherwise).
 
         Returns
         -------
@@ -213,30 +241,33 @@ class AutopilotEngine:
             ``as_of`` is not a bar of the data.
         StateError
             An earlier date than the last committed cycle, or the same date with other
-            inputs; a model whose hash is not the recorded one.
+            inputs; another date while a cycle is partly committed; a model whose hash is
+            not the recorded one.
         """
         self.stage_seconds = {}
         self._lap_start = time.perf_counter()
         universe = self.universe_at(as_of)
-        inputs = inputs_digest(
-            {
-                "rules": rules_hash(self.config.to_dict()),
-                "data": _fingerprint(universe),
-                "horizon_bars": horizon_bars,
-            }
-        )
+        inputs = self.inputs_of(universe, horizon_bars)
         with self.folder.locked():
             data, last, repeated = self.ledger.open_cycle(
                 as_of, inputs, environment=self.config.environment
             )
             if repeated is not None:
                 return CycleOutcome(repeated, repeated=True)
-            record, state = self._cycle(universe, as_of, horizon_bars, last.cycle + 1, data)
+            pending = self.pending()
+            if pending is not None and pending != as_of:
+                raise StateError(
+                    f"{self.state_dir}: the cycle as of {pending} is partly committed (its "
+                    f"registry or paper cycle is, the engine's record is not); run that date "
+                    f"again to complete it before {as_of} (`autopilot run` does it first)"
+                )
+            record, state = self._cycle(universe, as_of, horizon_bars, last.cycle + 1, data, inputs)
             record.update({"inputs": inputs, "environment": self.config.environment})
+            # The last cycle's candidate returns, for the report: derived from this cycle's
+            # inputs alone, written before the commit so a committed cycle always has them.
+            atomic_write_bytes(self.state_dir / LATEST_CANDIDATES, self._latest, keep_backup=False)
             self.ledger.commit(record, state)
             self._sync_pointer(state)
-            # The last cycle's candidate returns, for the report: a copy, not state.
-            atomic_write_bytes(self.state_dir / LATEST_CANDIDATES, self._latest, keep_backup=False)
             self._lap("commit")
         logger.info(
             "cycle %d as of %s: equity %.2f",
@@ -248,7 +279,13 @@ class AutopilotEngine:
         return CycleOutcome(record)
 
     def _cycle(
-        self, universe: Universe, as_of: date, horizon_bars: int, cycle: int, data: dict[str, Any]
+        self,
+        universe: Universe,
+        as_of: date,
+        horizon_bars: int,
+        cycle: int,
+        data: dict[str, Any],
+        inputs: str,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         panel = universe.panel
         if panel.dates[-1] != pd.Timestamp(as_of):
@@ -271,9 +308,12 @@ class AutopilotEngine:
 
         # Candidates and gates.
         impact = None
-        if panel.volume is not None:
-            volume = np.array(panel.volume[start:])
-            impact = impact_coefficients(close, volume, self.config.strategy_capital)
+        if panel.volume is not None:  # on the whole history (causal): the window's first
+            # bars have their trailing volume and volatility too
+            full = impact_coefficients(
+                np.array(panel.close), np.array(panel.volume), self.config.strategy_capital
+            )
+            impact = full[start:]
         tested = backtest(close, self.candidates, impact=impact, executor=self.executor)
         self._lap("backtest")
         self._latest = _latest_batch(dates, tested.candidate_ids, tested.returns, labels)
@@ -299,7 +339,7 @@ class AutopilotEngine:
         strategies = {sid: self.by_id[sid] for sid in active if sid in self.by_id}
 
         # Signals, allocator, optimiser: the plan, fixed before any trade.
-        plan = self._committed_plan(as_of)
+        plan = self._committed_plan(as_of, cycle, inputs)
         if plan is None:
             positions = {sid: checked_positions(s, close) for sid, s in strategies.items()}
             signals = cycle_signals(
@@ -320,7 +360,8 @@ class AutopilotEngine:
                 as_of=as_of,
             )
             plan = self._plan(as_of, universe, close, signals, allocation, horizon_bars)
-            self.plans.append({"cycle": cycle, **plan})
+            plan = {"cycle": cycle, "inputs": inputs, **plan}
+            self.plans.append(plan)
 
         self._lap("signals, allocator and optimiser")
         # Paper trading, the calibrator with it.
@@ -332,7 +373,7 @@ class AutopilotEngine:
 
         # Retraining on its schedule.
         self._lap("paper trading")
-        trained = self._retrain(as_of, cycle, universe, strategies, data)
+        trained = self._retrain(as_of, cycle, universe, strategies, data, inputs)
         self._lap("retraining")
         model_state = trained or {
             "sha256": model_sha,
@@ -384,8 +425,10 @@ class AutopilotEngine:
         allocation: Any,
         horizon_bars: int,
     ) -> dict[str, Any]:
+        # The profile's gross exposure caps the book and its risk aversion, relative to the
+        # neutral one, scales it: applied once, not twice over.
         profile = allocation.effective
-        wanted = {sid: w * profile.gross_exposure for sid, w in signals.wanted.items()}
+        wanted = signals.wanted
         book, _, calibrator = self.paper.snapshot()
         today = _last_prices(universe)
         marked = Portfolio.from_state(book.to_state())
@@ -412,12 +455,27 @@ class AutopilotEngine:
             "optimiser": decision.to_record(),
         }
 
-    def _committed_plan(self, as_of: date) -> dict[str, Any] | None:
-        """The plan written for ``as_of`` by an earlier, interrupted attempt, if any."""
+    def _committed_plan(self, as_of: date, cycle: int, inputs: str) -> dict[str, Any] | None:
+        """The plan an interrupted attempt at this cycle wrote from the same inputs, if any.
+
+        A plan from other inputs (the configuration or the data changed since) is made
+        again, unless the paper book already traded it: then the cycle cannot be completed
+        with these inputs, and that is said.
+        """
         if not self.plans.path.exists():
             return None
-        plans = self.plans.committed()
-        return plans[-1] if plans and plans[-1].get("as_of") == as_of.isoformat() else None
+        # Only the tail is read: the cycle's cost does not grow with the history.
+        plans = self.plans.committed_after(cycle - 1) if cycle > 1 else self.plans.committed()
+        plan = plans[-1] if plans and plans[-1].get("as_of") == as_of.isoformat() else None
+        if plan is None or plan.get("inputs") == inputs:
+            return plan
+        if self.paper.last_cycle().as_of == as_of.isoformat():
+            raise StateError(
+                f"{self.state_dir}: the paper book traded the cycle as of {as_of} from a plan "
+                f"made with other inputs (the configuration or the data changed since); run it "
+                f"with the inputs it started with, or walk on in a new state folder"
+            )
+        return None
 
     def _current_model(
         self, data: Mapping[str, Any]
@@ -426,6 +484,8 @@ class AutopilotEngine:
         sha = data.get("model_sha256")
         if sha is None:
             return None, None
+        if not isinstance(data.get("model_file"), str):
+            raise StateError(f"{self.state.path}: records model {sha} but no model file")
         return load_model(self.models / data["model_file"], expected_sha256=sha), sha
 
     def sync_model_pointer(self) -> None:
@@ -438,6 +498,9 @@ class AutopilotEngine:
         with self.folder.locked():
             data, _ = self.ledger.load(writer=True)
             self._sync_pointer(data, restoring=True)
+            # Temporary files of saves a kill interrupted (the lock is held: no writer is on).
+            for left in self.models.glob(".*.tmp"):
+                left.unlink()
 
     def _sync_pointer(self, data: Mapping[str, Any], *, restoring: bool = False) -> None:
         sha = data.get("model_sha256")
@@ -468,13 +531,16 @@ class AutopilotEngine:
         universe: Universe,
         strategies: Mapping[str, Any],
         data: Mapping[str, Any],
+        inputs: str,
     ) -> dict[str, Any] | None:
         every = self.config.engine.retrain_every
         last = data.get("model_trained_cycle")
         due = every > 0 and (last is None or cycle - last >= every)
         if not due or not strategies:
             return None
-        path = self.models / f"meta_labeler_{as_of.isoformat()}.joblib"
+        # Named by the cycle's inputs too: an earlier attempt's model is reused only when it
+        # was trained from the same configuration and data.
+        path = self.models / f"meta_labeler_{as_of.isoformat()}_{inputs[:12]}.joblib"
         try:
             manifest = read_manifest(path)  # saved by an interrupted attempt: not refitted
         except StateError:

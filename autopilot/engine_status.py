@@ -31,9 +31,8 @@ ENGINE_LOG = "engine_cycles.jsonl"
 ENGINE_PLANS = "engine_plans.jsonl"
 LATEST_CANDIDATES = "candidates_latest.parquet"
 MODELS_FOLDER = "models"
-# autopilot.meta_labeler.CURRENT_MODEL_NAME and its manifest, without scikit-learn.
+# autopilot.meta_labeler.CURRENT_MODEL_NAME, without scikit-learn.
 CURRENT_MODEL = "meta_labeler_current.joblib"
-_MANIFEST = CURRENT_MODEL + ".manifest.json"
 
 
 def engine_status(state_dir: Path) -> dict[str, Any]:
@@ -65,17 +64,23 @@ def engine_status(state_dir: Path) -> dict[str, Any]:
 
 
 def _model(state_dir: Path, last: dict[str, Any] | None) -> dict[str, Any] | None:
-    recorded = (last or {}).get("model", {}).get("sha256")
+    """The recorded model, described from its own manifest (not the current pointer's)."""
+    model = (last or {}).get("model", {})
+    recorded = model.get("sha256")
     if recorded is None:
         return None
-    path = state_dir / MODELS_FOLDER / _MANIFEST
+    path = state_dir / MODELS_FOLDER / (str(model.get("file")) + ".manifest.json")
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise StateError(f"{path}: cannot read the current model's manifest: {exc}") from exc
+        raise StateError(f"{path}: cannot read the recorded model's manifest: {exc}") from exc
+    if manifest.get("sha256") != recorded:
+        raise StateError(
+            f"{path}: describes model {manifest.get('sha256')}, the engine records {recorded}"
+        )
     return {
         "sha256": recorded,
-        "manifest_sha256": manifest.get("sha256"),
+        "file": model.get("file"),
         "confidence_threshold": manifest.get("confidence_threshold"),
         "training_window": manifest.get("training_window"),
         "validation": manifest.get("validation"),

@@ -552,13 +552,14 @@ _SCORES = {
 
 
 class _CanonicalPickler(NumpyPickler):
-    """joblib's pickler, writing the same bytes for the same model in any process.
+    """joblib's pickler, writing equal strings the same way in any process.
 
     A pickle refers back to an object it already wrote by identity: whether two equal
     strings are one object (interned) depends on what the process ran before, and changed
-    the bytes, hence the sha256, of equal models. Every string is interned as it is written,
-    so equal strings are one object and the bytes depend on the model alone. joblib.load
-    reads the result as any joblib file.
+    the bytes, hence the sha256, of equal models. Every string this pickler writes is
+    interned first, so equal strings are one object. (joblib writes object arrays with a
+    plain pickler, which this does not reach; a model's are its unique feature names.)
+    joblib.load reads the result as any joblib file.
     """
 
     def save(self, obj: Any) -> None:

@@ -101,12 +101,7 @@ def run_walk(args: argparse.Namespace) -> int:
     data = walk_data(args, config)
     dates = data.panel.dates
     end = parse_date(args.end, "--end") if args.end else dates[-1].date()
-    start = (
-        parse_date(args.start, "--start")
-        if args.start
-        else max(dates[0].date(), end - DEFAULT_SPAN)
-    )
-    cycles = cycle_dates(dates, args.every, start, end, data.source)
+    start = parse_date(args.start, "--start") if args.start else None
     if args.init:
         StateFolder.create(args.state_dir, lock_timeout=args.lock_timeout)
     settings = executor_settings(args.executor) if args.executor else config.executor
@@ -118,7 +113,30 @@ def run_walk(args: argparse.Namespace) -> int:
             executor=executor,
             lock_timeout=args.lock_timeout,
         )
-        return _resume(engine, args, cycles, horizons(dates, cycles), executor.description)
+        engine.sync_model_pointer()
+        done = engine.last_as_of()
+        if start is None:
+            # A resumed walk goes on from its last cycle; a new one covers two years.
+            start = done or max(dates[0].date(), end - DEFAULT_SPAN)
+        cycles = cycle_dates(dates, args.every, start, end, data.source)
+        pending = engine.pending()
+        todo = [day for day in cycles if (done is None or day > done) and day != pending]
+        if pending is not None:  # a cycle a kill left half committed comes first
+            todo = [pending, *(day for day in todo if day > pending)]
+        print(
+            f"walk {cycles[0]} to {cycles[-1]}, {len(cycles)} cycles ({args.every}), "
+            f"environment {config.environment}, state {args.state_dir}, on "
+            f"{executor.description}"
+            + (f": {len(cycles) - len(todo)} already committed" if done is not None else "")
+        )
+        if not todo:
+            print(f"nothing to run: the state folder is at {done}")
+            return EXIT_OK
+        # Each cycle's horizon runs to the next date, the last one's repeats the step before
+        # it: counted from the last committed cycle, so a walk in pieces equals one in one go.
+        before = [done] if done is not None and done < todo[0] else []
+        steps = horizons(dates, [*before, *todo])[len(before) :]
+        return _walk(engine, list(zip(todo, steps, strict=True)))
 
 
 def executor_settings(spec: str) -> ExecutorSettings:
@@ -131,28 +149,6 @@ def executor_settings(spec: str) -> ExecutorSettings:
     if kind == "local" and (not workers or workers.isdigit()):
         return ExecutorSettings(kind="local", workers=int(workers or 1))
     raise InputError(f"--executor {spec!r}: use dask://HOST:PORT or local:N")
-
-
-def _resume(
-    engine: Any, args: argparse.Namespace, cycles: list[date], steps: list[int], where: str
-) -> int:
-    """Run the walk's cycles after the last committed one."""
-    engine.sync_model_pointer()
-    done = engine.last_as_of()
-    todo = [
-        (day, horizon)
-        for day, horizon in zip(cycles, steps, strict=True)
-        if done is None or day > done
-    ]
-    print(
-        f"walk {cycles[0]} to {cycles[-1]}, {len(cycles)} cycles ({args.every}), environment "
-        f"{engine.config.environment}, state {args.state_dir}, on {where}"
-        + (f": {len(cycles) - len(todo)} already committed" if len(todo) < len(cycles) else "")
-    )
-    if not todo:
-        print(f"nothing to run: the state folder is at {done}")
-        return EXIT_OK
-    return _walk(engine, todo)
 
 
 def _walk(engine: Any, todo: list[tuple[date, int]]) -> int:
@@ -249,8 +245,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
     if model is None:
         lines.append("model       none: signals pass unfiltered")
     else:
-        lines.append(
-            f"model       {model['sha256'][:12]}, threshold {model['confidence_threshold']:.4f}, "
-            f"training window {' to '.join(map(str, model['training_window'] or []))}"
-        )
+        threshold = model["confidence_threshold"]
+        shown = f"{threshold:.4f}" if isinstance(threshold, float) else "unknown"
+        lines.append(f"model       {model['file']} ({model['sha256'][:12]}), threshold {shown}")
     return lines

@@ -7,6 +7,11 @@
   weeks ending on that day;
 * ``ME``: the last bar of each month.
 
+A week or month counts once it is over: its last bar in the data, within ``--start`` and
+``--end``. A period cut by ``--end``, or the data's last one when the next business day
+would still fall in it, is left out, so a walk run every day on new data, or in pieces,
+has the same cycle dates as one run in one go.
+
 A cycle date is always a bar of the data, so nothing is guessed about holidays (and a
 price file with a gap inside a security's history is refused when it is read).
 """
@@ -15,9 +20,11 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.offsets import BDay
 
 from autopilot.errors import InputError
 
@@ -65,23 +72,30 @@ def cycle_dates(
     hi = pd.Timestamp(end or last)
     if lo > hi:
         raise InputError(f"--start {lo.date()} is after --end {hi.date()}")
-    inside = dates[(dates >= lo) & (dates <= hi)]
-    picked = _pick(inside, every.strip().upper())
+    picked = _pick(dates, every.strip(), lo, hi)
     if not len(picked):
-        raise InputError(f"{source}: no {every} cycle date between {lo.date()} and {hi.date()}")
+        raise InputError(
+            f"{source}: no complete {every} period ends between {lo.date()} and {hi.date()}; "
+            f"widen --start/--end"
+        )
     return [d.date() for d in picked]
 
 
-def _pick(dates: pd.DatetimeIndex, every: str) -> pd.DatetimeIndex:
-    bars = re.fullmatch(r"([1-9][0-9]*)D", every)
+def _pick(dates: pd.DatetimeIndex, every: str, lo: pd.Timestamp, hi: pd.Timestamp) -> Any:
+    schedule = every.upper()
+    bars = re.fullmatch(r"([1-9][0-9]*)D", schedule)
     if bars:
-        return dates[:: int(bars.group(1))]
-    weekly = re.fullmatch(r"W-([A-Z]{3})", every)
-    if (weekly and weekly.group(1) in _WEEKDAYS) or every == "ME":
-        period = every if weekly else "M"
-        groups = pd.Series(dates, index=dates).groupby(dates.to_period(period))
-        return pd.DatetimeIndex(groups.max().to_numpy())
-    raise InputError(f"--every {every!r} is not a schedule; use {EVERY_FORMS}")
+        return dates[(dates >= lo) & (dates <= hi)][:: int(bars.group(1))]
+    weekly = re.fullmatch(r"W-([A-Z]{3})", schedule)
+    if not ((weekly and weekly.group(1) in _WEEKDAYS) or schedule == "ME"):
+        raise InputError(f"--every {every!r} is not a schedule; use {EVERY_FORMS}")
+    period = schedule if weekly else "M"
+    # The last bar of every period of the data: a period cut by --end is not a cycle.
+    ends = pd.Series(dates, index=dates).groupby(dates.to_period(period)).max()
+    last = ends.iloc[-1]
+    if (last + BDay(1)).to_period(period) == last.to_period(period):
+        ends = ends.iloc[:-1]  # the data's last period may not be over yet
+    return pd.DatetimeIndex(ends[(ends >= lo) & (ends <= hi)].to_numpy())
 
 
 def horizons(dates: pd.DatetimeIndex, cycles: list[date]) -> list[int]:

@@ -266,6 +266,7 @@ class Ledger:
         self.log = log
         self.replay = replay
         self.subject = subject
+        self._behind = False  # the last writer load replayed records past the snapshot
 
     def load(self, *, writer: bool) -> tuple[dict[str, Any], CycleId]:
         """The committed state and the identity of its last cycle.
@@ -331,10 +332,7 @@ class Ledger:
         if cycle and "environment" not in data:
             # A snapshot from before environments were kept there: its cycle's record says.
             data["environment"] = self.log.committed_after(cycle - 1)[0].get("environment")
-        if writer and records:
-            # Mend the cache: the snapshot a kill left behind its log is saved as replayed,
-            # so the files end as an uninterrupted run leaves them.
-            self.snapshot.save(data, generation=cycle)
+        self._behind = bool(writer and records)
         return data, CycleId(cycle, *(data.get(key) for key in _IDENTITY))
 
     def open_cycle(
@@ -392,7 +390,13 @@ class Ledger:
                 f"{self.subject}: as-of {as_of} is after today ({date.today()}); a cycle's "
                 f"date is the date of the data it decides on. Check the date for a typo."
             )
-        if not is_repeat(last, as_of, inputs, self.subject):
+        repeat = is_repeat(last, as_of, inputs, self.subject)
+        if self._behind:
+            # Mend the cache, now that the cycle is accepted: the snapshot a kill left
+            # behind its log is saved as replayed, as an uninterrupted run leaves it.
+            self.snapshot.save(data, generation=last.cycle)
+            self._behind = False
+        if not repeat:
             return data, last, None
         records = self.log.committed_after(last.cycle - 1)
         if not records:

@@ -18,7 +18,7 @@ from autopilot.market.bundled import load_index, load_prices
 from autopilot.state.journal import Journal
 from tests.walks import state_of, walk_argv, without_times, write_small_env
 
-START, END = "2022-06-01", "2022-08-31"  # 14 weekly cycles, both regimes of the rule
+START, END = "2022-06-01", "2022-09-02"  # 14 weekly cycles, both regimes of the rule
 
 
 def walk(env: Path, state: Path, *extra: str, start: str = START, end: str = END) -> int:
@@ -50,7 +50,7 @@ def test_a_walk_commits_one_record_per_cycle_with_what_a_researcher_reads(walked
     done = records(walked)
     days = pd.bdate_range(START, END)
     fridays = [d.date().isoformat() for d in days if d.weekday() == 4]
-    assert [r["as_of"] for r in done] == [*fridays, END]  # the last bar of each week
+    assert [r["as_of"] for r in done] == fridays  # the last bar of each week
     for record in done:
         assert {"regime", "regime_confidence", "candidates", "promoted", "in_grace", "removed"}
         assert record["candidates"] == 5
@@ -71,7 +71,7 @@ def test_a_walk_commits_one_record_per_cycle_with_what_a_researcher_reads(walked
 def test_a_second_run_resumes_and_a_later_end_runs_only_the_new_cycles(walked, env, capsys):
     before = files_of(walked)
     assert walk(env, walked) == 0
-    assert "nothing to run: the state folder is at 2022-08-31" in capsys.readouterr().out
+    assert "nothing to run: the state folder is at 2022-09-02" in capsys.readouterr().out
     assert files_of(walked) == before  # reading the state wrote nothing
     copy = walked.parent / "longer"
     copy.mkdir()
@@ -80,14 +80,9 @@ def test_a_second_run_resumes_and_a_later_end_runs_only_the_new_cycles(walked, e
         (copy / name).write_bytes(data)
     assert walk(env, copy, end="2022-09-16") == 0
     out = capsys.readouterr().out
-    # The week of 2022-08-31 now ends on Friday 2022-09-02: the walk goes on from there.
-    assert "16 cycles (W-FRI)" in out and "13 already committed" in out
-    assert [r["as_of"] for r in records(copy)][-4:] == [
-        END,
-        "2022-09-02",
-        "2022-09-09",
-        "2022-09-16",
-    ]
+    assert "walk 2022-06-03 to 2022-09-16, 16 cycles (W-FRI)" in out
+    assert "14 already committed" in out
+    assert [r["as_of"] for r in records(copy)][-3:] == [END, "2022-09-09", "2022-09-16"]
 
 
 def test_status_shows_the_active_set_book_model_and_last_cycle(walked, capsys):
@@ -99,7 +94,7 @@ def test_status_shows_the_active_set_book_model_and_last_cycle(walked, capsys):
     assert status["book"]["equity"] == pytest.approx(records(walked)[-1]["equity"])
     assert cli.main(["status", "--state-dir", str(walked)]) == 0
     text = capsys.readouterr().out
-    assert "last cycle  14 as of 2022-08-31" in text and "threshold 0.4500" in text
+    assert "last cycle  14 as of 2022-09-02" in text and "threshold 0.4500" in text
 
 
 def test_the_same_data_and_configuration_give_the_same_state(walked, env, tmp_path):
@@ -256,3 +251,58 @@ def test_ctrl_c_stops_after_the_running_cycle_and_the_next_run_goes_on(env, tmp_
     assert 1 <= len(done) < 14 and [r["as_of"] for r in done] == [p.split()[0] for p in printed]
     assert walk(env, state) == 0
     assert len(records(state)) == 14
+
+
+def half_commit(env: Path, state: Path, day: str) -> None:
+    """Run a cycle's parts (registry, plan, paper, training) but not the engine's record."""
+    from datetime import date
+
+    from autopilot.config import load_config
+    from autopilot.engine import AutopilotEngine
+    from autopilot.market.universe import embedded_universe
+
+    engine = AutopilotEngine(state, load_config(str(env)), embedded_universe)
+    as_of = date.fromisoformat(day)
+    universe = embedded_universe(as_of)
+    horizon = 4  # bars to the next Friday: Monday 2022-06-20 was a holiday
+    inputs = engine.inputs_of(universe, horizon)
+    with engine.folder.locked():
+        data, last, _ = engine.ledger.open_cycle(as_of, inputs, environment=env.stem)
+        engine._cycle(universe, as_of, horizon, last.cycle + 1, data, inputs)
+
+
+def test_a_half_committed_cycle_is_completed_before_any_later_date(env, tmp_path, capsys):
+    state = tmp_path / "state"
+    assert walk(env, state, "--init", end="2022-06-10") == 0
+    half_commit(env, state, "2022-06-17")  # as a kill before the engine's record leaves it
+    from datetime import date
+
+    from autopilot.config import load_config
+    from autopilot.engine import AutopilotEngine
+    from autopilot.errors import StateError
+    from autopilot.market.universe import embedded_universe
+
+    engine = AutopilotEngine(state, load_config(str(env)), embedded_universe)
+    assert engine.pending() == date(2022, 6, 17)
+    with pytest.raises(StateError, match="the cycle as of 2022-06-17 is partly committed"):
+        engine.run_cycle(date(2022, 6, 24), 5)
+    capsys.readouterr()
+    # Another --every would skip the date: the walk still completes it first.
+    code = walk(env, state, end="2022-06-30", start="2022-06-01")
+    assert code == 0, capsys.readouterr().err
+    assert [r["as_of"] for r in records(state)][-2:] == ["2022-06-17", "2022-06-24"]
+    registry = list(Journal(state / "registry_audit.jsonl"))
+    assert [r["as_of"] for r in registry] == [r["as_of"] for r in records(state)]
+
+
+def test_a_half_committed_cycle_is_not_completed_with_other_inputs(env, tmp_path, capsys):
+    state = tmp_path / "state"
+    assert walk(env, state, "--init", end="2022-06-10") == 0
+    half_commit(env, state, "2022-06-17")
+    other = tmp_path / "other" / env.name
+    other.parent.mkdir()
+    other.write_text(env.read_text().replace("mode: full", "mode: shadow"))
+    before = files_of(state)
+    code = walk(other, state, end="2022-06-24")
+    refused(capsys, code, "the paper book traded the cycle as of 2022-06-17 from a plan made")
+    assert files_of(state) == before
