@@ -68,7 +68,11 @@ def without_times(value):
 
 
 def state_of(folder: Path) -> dict[str, object]:
-    """Every state file of a folder, as data (JSON and JSON Lines) or bytes (the model)."""
+    """Every state file of a folder, as data (JSON and JSON Lines) or bytes.
+
+    The bytes of every model and manifest, of the registry's verdict files and of the last
+    candidate batch are part of it.
+    """
     from autopilot.state.journal import Journal
 
     state: dict[str, object] = {}
@@ -80,6 +84,9 @@ def state_of(folder: Path) -> dict[str, object]:
             state[name] = without_times(json.loads(path.read_text()))
         else:
             state[name] = path.read_bytes()
+    for path in sorted([*folder.glob("models/*"), *folder.glob("registry_verdicts/*")]):
+        state[str(path.relative_to(folder))] = path.read_bytes()
+    state["candidates_latest.parquet"] = (folder / "candidates_latest.parquet").read_bytes()
     return state
 
 

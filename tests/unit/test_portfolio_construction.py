@@ -140,7 +140,8 @@ def test_t3_the_current_weights_are_marked_at_last_price_not_entry(returns):
     # Bought for 10,000 of 20,000; marked at 150 it is 15,000 of 15,000 cash-less equity.
     assert current["A"] == pytest.approx(15_000.0 / 15_000.0)
     decision = solve({"A": 0.5}, returns, current=current, position_cap=0.5, turnover_limit=0.1)
-    assert decision.weights["A"] == pytest.approx(0.5, abs=1e-5)  # cut from 1.0, not 0.5
+    assert decision.weights["A"] == pytest.approx(0.5, abs=1e-5)
+    assert decision.turnover == pytest.approx(0.5, abs=1e-5)  # cut from 1.0, not from 0.67
 
 
 def test_bad_inputs_are_refused(returns):
