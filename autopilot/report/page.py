@@ -9,9 +9,9 @@ Escaping, for every text that comes from input (strategy ids, gate names, reason
 environment names, paths):
 
 * in HTML, :func:`esc` (:func:`html.escape` with quotes);
-* in a chart, the same :func:`esc`: plotly draws trace names, axis labels and hover texts
-  from a subset of HTML and decodes entities, so an escaped id is shown as written and
-  never read as a tag;
+* in a chart, :func:`chart_text`: plotly draws trace names, axis labels and hover texts
+  from a subset of HTML (tags first, then the entities of each text), so with ``&``, ``<``
+  and ``>`` as entities an id is shown as written and never read as a tag;
 * a figure travels as JSON in a ``<script type="application/json">`` element that the
   page's script parses (never runs): :func:`script_json` writes ``<``, ``>``, ``&`` and
   U+2028/U+2029 as ``\\u`` escapes, so no text can close the element.
@@ -30,7 +30,7 @@ from typing import Any
 
 from autopilot._atomic_write import atomic_write_bytes
 
-__all__ = ["Charts", "esc", "script_json", "write_page"]
+__all__ = ["Charts", "chart_text", "esc", "script_json", "write_page"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ _SCRIPT_ESCAPES = str.maketrans(
 )
 # Inline scripts and styles only; no request leaves the page (images: plotly's own data URLs).
 _POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "default-src 'none'; script-src 'unsafe-inline'; "
     "style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
 )
 # Plotly's bright defaults on white, applied by the page's script to every chart.
@@ -49,8 +49,17 @@ _TEMPLATE = "plotly_white"
 
 
 def esc(value: object) -> str:
-    """``str(value)`` escaped for HTML text and attributes, and for plotly's chart text."""
+    """``str(value)`` escaped for HTML text and attributes."""
     return html.escape(str(value), quote=True)
+
+
+def chart_text(value: object) -> str:
+    """``str(value)`` for plotly's text: ``&``, ``<``, ``>`` as entities, which it decodes.
+
+    Quotes stay as they are: without ``<`` no tag can hold them, and plotly would show
+    ``&quot;`` as written.
+    """
+    return html.escape(str(value), quote=False)
 
 
 def script_json(value: Any) -> str:

@@ -105,11 +105,11 @@ def verdict_table(
         rows.append(f"<tr data-tags='{esc(' '.join(map(tag, row_tags)))}'>{cells}</tr>")
     return (
         filter_bar("verdicts", tags, "strategies")
-        + "\n<table id='verdicts' class='verdicts sortable'><thead><tr>"
+        + "\n<div class='scroll'><table id='verdicts' class='verdicts sortable'><thead><tr>"
         + head
         + "</tr></thead>\n<tbody>\n"
         + "\n".join(rows)
-        + "\n</tbody></table>"
+        + "\n</tbody></table></div>"
     )
 
 
