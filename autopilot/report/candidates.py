@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from autopilot.report.figures import figure
 from autopilot.report.page import Charts, esc
 from autopilot.sdk.verdicts import Decision
 from autopilot.stats import metrics
@@ -132,8 +133,8 @@ def _section(
     if not finite.all():
         notes.append(f"{int((~finite).sum())} missing or non-finite returns drawn as 0")
     sub = f"<p class='sub'>{esc(' · '.join(notes))}</p>"
-    figure = _figure(batch, track.first, equity[1:], losses[1:], windows)
-    return f"{head}\n{sub}{reasons_html}\n{charts.embed(figure)}\n</section>"
+    chart = _figure(batch, track.first, equity[1:], losses[1:], windows)
+    return f"{head}\n{sub}{reasons_html}\n{charts.embed(chart)}\n</section>"
 
 
 def _track(batch: CandidateBatch, column: int) -> _Track | None:
@@ -182,8 +183,8 @@ def _figure(
         for start, end in windows
     ]
     log = _use_log(equity)
-    return go.Figure(
-        data=[
+    return figure(
+        [
             go.Scatter(
                 x=x[keep_equity],
                 y=equity[keep_equity],
@@ -202,30 +203,25 @@ def _figure(
                 hovertemplate="drawdown %{y:.1%}<extra></extra>",
             ),
         ],
-        layout={
-            "template": "none",
-            "height": _HEIGHT,
-            "margin": {"l": 60, "r": 12, "t": 10, "b": 36},
-            "showlegend": False,
-            "hovermode": "x unified",
-            "shapes": shapes,
-            "xaxis": {
-                "anchor": "y2",
-                "type": "date" if batch.dates is not None else "linear",
-                "title": {"text": "" if batch.dates is not None else "bar"},
-            },
-            "yaxis": {
-                "domain": [0.36, 1.0],
-                "type": "log" if log else "linear",
-                "title": {"text": "equity (log)" if log else "equity"},
-            },
-            "yaxis2": {
-                "domain": [0.0, 0.3],
-                "anchor": "x",
-                "tickformat": ".0%",
-                "title": {"text": "drawdown"},
-                "rangemode": "tozero",
-            },
+        height=_HEIGHT,
+        legend=False,
+        shapes=shapes,
+        xaxis={
+            "anchor": "y2",
+            "type": "date" if batch.dates is not None else "linear",
+            "title": {"text": "" if batch.dates is not None else "bar"},
+        },
+        yaxis={
+            "domain": [0.36, 1.0],
+            "type": "log" if log else "linear",
+            "title": {"text": "equity (log)" if log else "equity"},
+        },
+        yaxis2={
+            "domain": [0.0, 0.3],
+            "anchor": "x",
+            "tickformat": ".0%",
+            "title": {"text": "drawdown"},
+            "rangemode": "tozero",
         },
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from autopilot.report.figures import MARGIN, figure, panes
 from autopilot.report.page import Charts, chart_text, esc
 from autopilot.report.walk_history import ModelValidation
 
@@ -25,7 +26,6 @@ _PROFILE_FIELDS = (
     ("turnover_limit", "turnover limit"),
     ("risk_aversion", "risk aversion"),
 )
-_MARGIN = {"l": 70, "r": 12, "t": 10, "b": 36}
 
 
 def activity_sections(
@@ -67,8 +67,8 @@ def _timeline(records: Sequence[dict[str, Any]], x: list[str], charts: Charts) -
                 z[row][i] = 1
     words = ("not active", "active", "in grace")
     shown = [chart_text(sid) for sid in ids]
-    figure = go.Figure(
-        data=[
+    chart = figure(
+        [
             go.Heatmap(
                 z=z,
                 x=x,
@@ -93,27 +93,24 @@ def _timeline(records: Sequence[dict[str, Any]], x: list[str], charts: Charts) -
                 for name, c in (("active", _ACTIVE), ("in grace", _GRACE))
             ),
         ],
-        layout={
-            "template": "none",
-            "height": 90 + 18 * len(ids),
-            "margin": {**_MARGIN, "l": 10},
-            "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom"},
-            "xaxis": {"type": "date"},
-            "yaxis": {"autorange": "reversed", "automargin": True, "type": "category"},
-        },
+        height=90 + 18 * len(ids),
+        hovermode="closest",
+        margin={**MARGIN, "l": 10},
+        xaxis={"type": "date"},
+        yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
     )
     counts = [len(r["active"]) for r in records]
     return (
         f"<p class='note'>{len(ids)} strategies were active at some point (first promoted "
         f"first); {min(counts)} to {max(counts)} at a time. In grace: active, but failing its "
-        "gates for fewer cycles than the grace allows.</p>" + charts.embed(figure)
+        "gates for fewer cycles than the grace allows.</p>" + charts.embed(chart)
     )
 
 
 def _costs(records: Sequence[dict[str, Any]], x: list[str]) -> go.Figure:
     surprise = [_number(r["cost_surprise_bps"]) for r in records]
-    return go.Figure(
-        data=[
+    return figure(
+        [
             go.Bar(
                 x=x,
                 y=surprise,
@@ -132,21 +129,16 @@ def _costs(records: Sequence[dict[str, Any]], x: list[str]) -> go.Figure:
                 hovertemplate="%{y:.3f}",
             ),
         ],
-        layout={
-            "template": "none",
-            "height": 280,
-            "margin": {**_MARGIN, "r": 60},
-            "hovermode": "x unified",
-            "legend": {"orientation": "h", "y": 1.12},
-            "xaxis": {"type": "date"},
-            "yaxis": {"title": {"text": "bps"}, "zeroline": True},
-            "yaxis2": {
-                "overlaying": "y",
-                "side": "right",
-                "title": {"text": "multiplier"},
-                "tickmode": "auto",
-                "showgrid": False,
-            },
+        height=280,
+        margin={**MARGIN, "r": 60},
+        xaxis={"type": "date"},
+        yaxis={"title": {"text": "bps"}, "zeroline": True},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "title": {"text": "multiplier"},
+            "tickmode": "auto",
+            "showgrid": False,
         },
     )
 
@@ -194,17 +186,11 @@ def _meta_label(
                 hovertemplate="%{y:.3f} (%{customdata[0]}, %{customdata[1]})",
             )
         )
-    return go.Figure(
-        data=traces,
-        layout={
-            "template": "none",
-            "height": 300,
-            "margin": _MARGIN,
-            "hovermode": "x unified",
-            "legend": {"orientation": "h", "y": 1.14},
-            "xaxis": {"type": "date", "range": [x[0], x[-1]] if len(x) > 1 else None},
-            "yaxis": {"range": [0, 1], "title": {"text": "probability"}},
-        },
+    return figure(
+        traces,
+        height=300,
+        xaxis={"type": "date", "range": [x[0], x[-1]] if len(x) > 1 else None},
+        yaxis={"range": [0, 1], "title": {"text": "probability"}},
     )
 
 
@@ -214,7 +200,7 @@ def _allocator(records: Sequence[dict[str, Any]], x: list[str], charts: Charts) 
     traces: list[Any] = []
     layout: dict[str, Any] = {}
     rows = len(_PROFILE_FIELDS)
-    height = 1.0 / rows
+    domains = panes(rows, 0.04)
     for k, (field, label) in enumerate(_PROFILE_FIELDS):
         axis = "" if k == 0 else str(k + 1)
         for part, name, style in (
@@ -234,29 +220,22 @@ def _allocator(records: Sequence[dict[str, Any]], x: list[str], charts: Charts) 
                     hovertemplate=f"{label} %{{y:.3g}}",
                 )
             )
-        top = 1.0 - k * height
         layout[f"yaxis{axis}"] = {
-            "domain": [top - height + 0.04, top],
+            "domain": domains[k],
             "title": {"text": label, "font": {"size": 11}},
             "anchor": "x",
         }
-    figure = go.Figure(
-        data=traces,
-        layout={
-            "template": "none",
-            "height": 520,
-            "margin": _MARGIN,
-            "hovermode": "x unified",
-            "legend": {"orientation": "h", "y": 1.06},
-            "xaxis": {"type": "date", "anchor": f"y{rows}"},
-            **layout,
-        },
+    chart = figure(
+        traces,
+        height=520,
+        xaxis={"type": "date", "anchor": f"y{rows}"},
+        **layout,
     )
     return (
         f"<p class='note'>Mode {esc(' then '.join(modes))}. The regime profile is what the "
         "cycle's regime and its confidence ask for (blended toward neutral as confidence "
         "falls); applied is what the optimiser used: the profile in full mode, the baseline in "
-        "shadow mode (recorded, not applied) and with the allocator off.</p>" + charts.embed(figure)
+        "shadow mode (recorded, not applied) and with the allocator off.</p>" + charts.embed(chart)
     )
 
 

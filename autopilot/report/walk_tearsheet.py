@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from autopilot.report.figures import figure, panes
 from autopilot.report.page import Charts, esc
 from autopilot.stats import tearsheet
 
@@ -198,23 +199,17 @@ def _equity_figure(paper: Book, index: Book, regimes: Sequence[int]) -> go.Figur
                 hovertemplate="%{y:.1%}",
             )
         )
-    return go.Figure(
-        data=traces,
-        layout={
-            "template": "none",
-            "height": 480,
-            "margin": {"l": 70, "r": 12, "t": 10, "b": 36},
-            "hovermode": "x unified",
-            "legend": {"orientation": "h", "y": 1.08},
-            "shapes": regime_shapes(x, regimes),
-            "xaxis": {"anchor": "y2", "type": "date"},
-            "yaxis": {"domain": [0.34, 1.0], "title": {"text": "equity"}},
-            "yaxis2": {
-                "domain": [0.0, 0.28],
-                "anchor": "x",
-                "tickformat": ".0%",
-                "title": {"text": "drawdown"},
-            },
+    return figure(
+        traces,
+        height=480,
+        shapes=regime_shapes(x, regimes),
+        xaxis={"anchor": "y2", "type": "date"},
+        yaxis={"domain": [0.34, 1.0], "title": {"text": "equity"}},
+        yaxis2={
+            "domain": [0.0, 0.28],
+            "anchor": "x",
+            "tickformat": ".0%",
+            "title": {"text": "drawdown"},
         },
     )
 
@@ -237,19 +232,13 @@ def _rolling(paper: Book, index: Book, window: int, per_year: float, charts: Cha
         )
         for book, colour in ((paper, _PAPER), (index, _INDEX))
     ]
-    figure = go.Figure(
-        data=traces,
-        layout={
-            "template": "none",
-            "height": 260,
-            "margin": {"l": 70, "r": 12, "t": 10, "b": 36},
-            "hovermode": "x unified",
-            "legend": {"orientation": "h", "y": 1.12},
-            "xaxis": {"type": "date"},
-            "yaxis": {"title": {"text": "Sharpe"}, "zeroline": True},
-        },
+    chart = figure(
+        traces,
+        height=260,
+        xaxis={"type": "date"},
+        yaxis={"title": {"text": "Sharpe"}, "zeroline": True},
     )
-    return note + charts.embed(figure)
+    return note + charts.embed(chart)
 
 
 def _drawdown_table(book: Book) -> str:
@@ -280,11 +269,11 @@ def _monthly_figure(paper: Book, index: Book) -> go.Figure:
     years = len(tables[0])
     columns = [*_MONTHS, "Year"]
     limit = max(float(np.nanmax(np.abs(t.to_numpy()))) for t in tables) or 0.01
-    gap = 0.08
     traces, layout = [], {}
-    for k, (book, table) in enumerate(zip((paper, index), tables, strict=True)):
+    for k, (book, table, domain) in enumerate(
+        zip((paper, index), tables, panes(2, 0.08), strict=True)
+    ):
         axis = "" if k == 0 else "2"
-        top = 1.0 - k * (0.5 + gap / 2)
         traces.append(
             go.Heatmap(
                 z=table.to_numpy(),
@@ -304,15 +293,13 @@ def _monthly_figure(paper: Book, index: Book) -> go.Figure:
                 ygap=1,
             )
         )
-        bottom = max(top - 0.5 + gap / 2, 0.0)  # not a rounding error below 0
-        layout[f"yaxis{axis}"] = {"domain": [bottom, top], "autorange": "reversed"}
+        layout[f"yaxis{axis}"] = {"domain": domain, "autorange": "reversed"}
         layout[f"xaxis{axis}"] = {"anchor": f"y{axis}", "side": "top", "type": "category"}
-    return go.Figure(
-        data=traces,
-        layout={
-            "template": "none",
-            "height": 120 + 56 * years,
-            "margin": {"l": 100, "r": 12, "t": 30, "b": 10},
-            **layout,
-        },
+    return figure(
+        traces,
+        height=120 + 56 * years,
+        legend=False,
+        hovermode="closest",
+        margin={"l": 100, "r": 12, "t": 30, "b": 10},
+        **layout,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autopilot.report.figures import panes
 from autopilot.report.walk import _ordered, _status
 from autopilot.report.walk_tearsheet import books, regime_shapes
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
@@ -62,3 +63,9 @@ def test_active_strategies_come_first_then_promotable_then_the_rest(removed_firs
     assert set(order[:2]) == {"a", "g"}
     assert order[2] == "p"
     assert set(order[3:]) == {"r", "x"}
+
+
+def test_panes_split_the_height_top_first():
+    assert panes(2, 0.08) == [[0.54, 1.0], [0.0, 0.46]]
+    assert panes(4, 0.04) == [[0.78, 1.0], [0.52, 0.74], [0.26, 0.48], [0.0, 0.22]]
+    assert panes(1, 0.1) == [[0.0, 1.0]]
