@@ -34,8 +34,41 @@ _PROBE = """<script>
   document.addEventListener("securitypolicyviolation", function (e) {
     note("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
   });
+  // Sort the verdict table by one column (twice), then filter it by words and by a tag,
+  // as a person would, and record what stayed visible.
+  function exercise(settings) {
+    var table = document.getElementById("verdicts");
+    if (!settings || table === null) { return null; }
+    var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
+    var column = heads.findIndex(function (h) { return h.textContent === settings.sort; });
+    var rows = function () { return Array.prototype.slice.call(table.tBodies[0].rows); };
+    var keys = function () {
+      return rows().map(function (r) { return r.cells[column].getAttribute("data-sort"); });
+    };
+    var visible = function () {
+      return rows().filter(function (r) { return !r.hidden; })
+        .map(function (r) { return r.cells[0].textContent; });
+    };
+    heads[column].click();
+    var ascending = keys();
+    heads[column].click();
+    var descending = keys();
+    var bar = document.querySelector("[data-filter-for='verdicts']");
+    var input = bar.querySelector("input"), select = bar.querySelector("select");
+    input.value = settings.words;
+    input.dispatchEvent(new Event("input"));
+    var byWords = visible(), shown = bar.querySelector(".shown").textContent;
+    input.value = "";
+    input.dispatchEvent(new Event("input"));
+    select.value = settings.tag;
+    select.dispatchEvent(new Event("change"));
+    return {ascending: ascending, descending: descending, by_words: byWords, shown: shown,
+            by_tag: visible()};
+  }
   window.addEventListener("load", function () {
     setTimeout(function () {
+      var table = null;
+      try { table = exercise(window.__probeTable); } catch (e) { note("exercise: " + e); }
       var charts = Array.prototype.map.call(
         document.querySelectorAll("script[data-chart]"),
         function (node) { return node.getAttribute("data-chart"); });
@@ -49,7 +82,8 @@ _PROBE = """<script>
         errors: errors, charts: charts, drawn: drawn, title: document.title,
         images: document.images.length, pwned: window.__pwned === true,
         ticks: Array.prototype.map.call(document.querySelectorAll("g.ytick text"),
-          function (node) { return node.textContent; })
+          function (node) { return node.textContent; }),
+        table: table
       });
       document.body.appendChild(out);
     }, 1000);
@@ -92,11 +126,19 @@ def ensure_chromium() -> str:
     return found
 
 
-def open_page(chromium: str, page: Path, work: Path) -> dict:
-    """What a headless chromium saw loading ``page``: the probe's result (see the module)."""
+def open_page(chromium: str, page: Path, work: Path, table: dict | None = None) -> dict:
+    """What a headless chromium saw loading ``page``: the probe's result (see the module).
+
+    ``table``, if given, has the probe sort the verdict table by the column headed
+    ``table["sort"]`` and filter it by ``table["words"]`` and by ``table["tag"]``; the
+    result's ``table`` then holds the column's sort keys after one click and after two,
+    the first cells of the rows left by the words and by the tag, and the count shown.
+    """
     text = page.read_text(encoding="utf-8")
     probed = work / f"probed-{page.name}"
-    probed.write_text(text.replace("<head>", "<head>\n" + _PROBE, 1), encoding="utf-8")
+    settings = json.dumps(table).replace("<", "\\u003c")
+    head = f"<head>\n<script>window.__probeTable = {settings};</script>\n{_PROBE}"
+    probed.write_text(text.replace("<head>", head, 1), encoding="utf-8")
     done = subprocess.run(
         [
             chromium,

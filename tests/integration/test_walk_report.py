@@ -198,12 +198,23 @@ def _assert_loaded_cleanly(seen: dict, title: str) -> None:
 def test_the_walk_report_loads_in_a_browser_draws_every_chart_and_runs_no_input(
     chromium, report, walked, tmp_path
 ):
-    seen = open_page(chromium, report, tmp_path)
+    actions = {"sort": "sharpe", "words": "canary(", "tag": "active"}
+    seen = open_page(chromium, report, tmp_path, table=actions)
     last = records(walked)[-1]
     _assert_loaded_cleanly(seen, f"Autopilot walk · small · {last['as_of']}")
     assert len(seen["charts"]) == len(figures(report.read_text(encoding="utf-8")))
     # The timeline's labels show the hostile ids exactly as written.
     assert set(HOSTILE_IDS) <= set(seen["ticks"])
+    # The verdict table sorts by a gate's value both ways (blanks last) and filters.
+    table = seen["table"]
+    for keys, direction in ((table["ascending"], 1), (table["descending"], -1)):
+        numbers = [float(k) for k in keys if k]
+        assert numbers == sorted(numbers, reverse=direction < 0)
+        assert keys[len(numbers) :] == [""] * (len(keys) - len(numbers))
+    assert sorted(table["by_words"]) == sorted(HOSTILE_IDS)
+    assert table["shown"] == f"2 of {len(table['ascending'])} shown"
+    plain = set(last["active"]) - set(last["promoted"]) - set(last["in_grace"])
+    assert sorted(table["by_tag"]) == sorted(plain)
 
 
 def test_the_gate_report_of_the_same_candidates_loads_cleanly_too(chromium, env, walked, tmp_path):
