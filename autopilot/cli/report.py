@@ -59,10 +59,8 @@ def write_report(args: argparse.Namespace) -> int:
         transition_window=args.transition_window,
         max_plots=args.max_charts,
     )
-    print(
-        f"report: {done.path} ({done.cycles} cycles, {done.charts} charts, "
-        f"{done.size / 1e6:.1f} MB)"
-    )
+    cycles = f"{done.cycles} cycle{'s' if done.cycles != 1 else ''}"
+    print(f"report: {done.path} ({cycles}, {done.charts} charts, {done.size / 1e6:.1f} MB)")
     return EXIT_OK
 
 

@@ -97,9 +97,9 @@ def write_walk_report(
 def _status(last: Mapping[str, Any]) -> dict[str, str]:
     """Each strategy's standing after the last cycle: active, promoted, in grace, removed."""
     status = {sid: "active" for sid in last["active"]}
-    status.update(dict.fromkeys(last.get("promoted", []), "promoted"))
+    status.update(dict.fromkeys(last["promoted"], "promoted"))
     status.update(dict.fromkeys(last["in_grace"], "in grace"))
-    status.update(dict.fromkeys(last.get("removed", []), "removed"))
+    status.update(dict.fromkeys(last["removed"], "removed"))
     return status
 
 
@@ -118,7 +118,9 @@ def _ordered(decisions: Sequence[Decision], status: Mapping[str, str]) -> list[D
 def _header(walk: WalkHistory) -> str:
     first, last = walk.records[0], walk.last
     confidence = last.get("regime_confidence")
-    regime = f"{last['regime']}" + (f" (confidence {confidence:.2f})" if confidence else "")
+    regime = f"{last['regime']}" + (
+        f" (confidence {confidence:.2f})" if confidence is not None else ""
+    )
     model = last["model"].get("sha256")
     meta = last["meta_label"]
     rows = [
@@ -129,7 +131,7 @@ def _header(walk: WalkHistory) -> str:
         (
             "active",
             f"{len(last['active'])} strategies, {len(last['in_grace'])} in grace, "
-            f"{len(last.get('promoted', []))} promoted and {len(last.get('removed', []))} "
+            f"{len(last['promoted'])} promoted and {len(last['removed'])} "
             "removed in the last cycle",
         ),
         ("book", f"equity {last['equity']:,.2f}, {len(last.get('weights', {}))} positions"),
