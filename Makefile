@@ -19,10 +19,12 @@ $(STAMP): $(RUN_STAMP) pyproject.toml $(PLUGIN)/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Two years of weekly cycles on the embedded data (resumes where build/state stands).
+# Two years of weekly cycles on the embedded data (resumes where build/state stands), then
+# the walk's report, build/report/index.html.
 run: $(RUN_STAMP)
 	mkdir -p build
 	$(BIN)/autopilot run --init --env dev --state-dir build/state
+	$(BIN)/autopilot report --state-dir build/state --out build/report
 
 test: lint
 	$(BIN)/python -m pytest -n 2 -q

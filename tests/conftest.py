@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +33,17 @@ def make_gate_set(gates: dict, *, extra_gates: Sequence[type[Gate]] = (), **sett
         module = SimpleNamespace(autopilot_register_gates=hookimpl(lambda: list(extra_gates)))
         catalog = load_gate_catalog(extra_plugins=[(plugin, module)])
     return GateSet(config_from_dict(data), catalog=catalog)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed with apt-get when missing; a failure fails the test."""
+    from tests.browser import ensure_chromium
+
+    try:
+        return ensure_chromium()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        pytest.fail(f"no headless browser for the report tests: {exc}")
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from autopilot.cli import (
     model,
     paper,
     registry,
+    report,
     run,
 )
 from autopilot.cli._common import (
@@ -67,7 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
         "when it holds the environment, else the defaults shipped with autopilot)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (init, run, gates, registry, paper, candidates, model, config, data, example):
+    for group in (
+        init,
+        run,
+        report,
+        gates,
+        registry,
+        paper,
+        candidates,
+        model,
+        config,
+        data,
+        example,
+    ):
         group.add_commands(commands)
     return parser
 

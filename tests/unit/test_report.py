@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
-from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autopilot.report.html import _downsample_indices, write_html_report
+from autopilot.report.candidates import MAX_POINTS, WINDOW_SHAPE, downsample_indices
+from autopilot.report.html import write_html_report
 from autopilot.sdk.verdicts import Decision, Mode, Outcome, Verdict
 from autopilot.stats import metrics
 from autopilot.stats.batch import CandidateBatch
+from tests.report_pages import scripts, values, without_scripts
 
 T = 60
 SCRIPT_ID = "<script>alert('x')</script>"
@@ -22,21 +24,20 @@ IDS = ("alpha", SCRIPT_ID, "gamma & co")
 
 
 class _ReportParser(HTMLParser):
-    """Collects the verdict table and the shaded window rectangles of each chart."""
+    """Collects the verdict table and each candidate section's chart (its figure as data)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.headers: list[str] = []
         self.rows: list[list[dict[str, str]]] = []
-        self.windows: Counter[tuple[str, str]] = Counter()
-        self.polyline_points: dict[str, int] = {}
+        self.figures: dict[str, dict] = {}
         self.sections: list[str] = []
         self._table: str | None = None
         self._cell: dict[str, str] | None = None
         self._in_th = False
         self._in_b = False
         self._section: str | None = None
-        self._svg: str | None = None
+        self._chart: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -56,13 +57,8 @@ class _ReportParser(HTMLParser):
         elif tag == "section":
             self._section = a["data-strategy"]
             self.sections.append(self._section)
-        elif tag == "svg":
-            self._svg = a["data-kind"]
-        elif tag == "rect" and "tw" in a.get("class", "").split():
-            assert self._section is not None and self._svg is not None
-            self.windows[(self._section, self._svg)] += 1
-        elif tag == "polyline" and self._section is not None:
-            self.polyline_points[self._section] = len(a["points"].split())
+        elif tag == "script" and "data-chart" in a and self._section is not None:
+            self._chart = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table":
@@ -73,18 +69,27 @@ class _ReportParser(HTMLParser):
             self._cell = None
         elif tag == "b":
             self._in_b = False
-        elif tag == "svg":
-            self._svg = None
+        elif tag == "script" and self._chart is not None:
+            assert self._section is not None
+            self.figures[self._section] = json.loads("".join(self._chart))
+            self._chart = None
         elif tag == "section":
             self._section = None
 
     def handle_data(self, data: str) -> None:
+        if self._chart is not None:
+            self._chart.append(data)
         if self._in_th:
             self.headers[-1] += data
         if self._cell is not None:
             self._cell["text"] += data
             if self._in_b:
                 self._cell["b"] += data
+
+    def windows(self, section: str) -> int:
+        """The transition windows shaded on a section's chart."""
+        shapes = self.figures[section]["layout"].get("shapes", [])
+        return sum(shape.get("name") == WINDOW_SHAPE for shape in shapes)
 
 
 def _parse(path: Path) -> _ReportParser:
@@ -164,10 +169,14 @@ def test_single_self_contained_html_file(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     assert text.rstrip().endswith("</html>")
-    assert re.search(r"https?://", text) is None
-    assert "<script" not in text.lower()
-    assert "<link" not in text.lower()
-    assert " src=" not in text
+    markup = without_scripts(text)
+    assert re.search(r"https?://", markup) is None
+    assert "<link" not in markup.lower()
+    assert " src=" not in markup
+    # Every script is inline; plotly's bundle is there once, the page loads nothing.
+    assert all("src=" not in attributes for attributes, _ in scripts(text))
+    assert sum("Plotly" in body and len(body) > 1_000_000 for _, body in scripts(text)) == 1
+    assert "default-src 'none'" in markup
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
 
@@ -187,6 +196,10 @@ def test_every_strategy_id_is_present_and_escaped(tmp_path: Path) -> None:
     assert "gamma & co" not in text  # only the escaped form
     parsed = _parse(tmp_path / "report.html")
     assert {row[0]["text"] for row in parsed.rows[1:]} == set(IDS)
+    # Chart data can never end its element: no <, >, & left in the JSON text.
+    for attributes, body in scripts(text):
+        if "application/json" in attributes:
+            assert not set(body) & {"<", ">", "&", "\u2028", "\u2029"}
 
 
 def test_verdict_table_holds_the_given_outcomes(tmp_path: Path) -> None:
@@ -218,12 +231,18 @@ def test_shaded_windows_match_merged_transition_windows(tmp_path: Path) -> None:
     parsed = _parse(_write(tmp_path, _batch(labels), transition_window=3))
     # Full track record: windows 7..16 and 37..43.
     assert metrics.transition_windows(labels, 3) == [(7, 16), (37, 43)]
-    for kind in ("equity", "drawdown"):
-        assert parsed.windows[("alpha", kind)] == 2
-        assert parsed.windows[(SCRIPT_ID, kind)] == 2
-        # Live from bar 20: only the change at 40 is inside the track record.
-        assert parsed.windows[("gamma & co", kind)] == 1
+    assert parsed.windows("alpha") == 2
+    assert parsed.windows(SCRIPT_ID) == 2
+    # Live from bar 20: only the change at 40 is inside the track record.
+    assert parsed.windows("gamma & co") == 1
     assert len(metrics.transition_windows(labels[20:], 3)) == 1
+    # Each window spans both panes, from the point before its first bar to its last bar.
+    dates = pd.bdate_range("2021-01-04", periods=T).strftime("%Y-%m-%d")
+    shapes = [s for s in parsed.figures["alpha"]["layout"]["shapes"] if s["name"] == WINDOW_SHAPE]
+    assert [(s["x0"], s["x1"], s["yref"]) for s in shapes] == [
+        (dates[6], dates[16], "paper"),
+        (dates[36], dates[43], "paper"),
+    ]
 
 
 def test_window_width_changes_merging(tmp_path: Path) -> None:
@@ -232,8 +251,8 @@ def test_window_width_changes_merging(tmp_path: Path) -> None:
     labels[20:] = 0  # changes at 10 and 20: separate for k=3, merged for k=5
     parsed_k3 = _parse(_write(tmp_path, _batch(labels), transition_window=3))
     parsed_k5 = _parse(_write(tmp_path, _batch(labels), transition_window=5))
-    assert parsed_k3.windows[("alpha", "equity")] == 2
-    assert parsed_k5.windows[("alpha", "equity")] == 1
+    assert parsed_k3.windows("alpha") == 2
+    assert parsed_k5.windows("alpha") == 1
 
 
 def test_per_candidate_labels_and_missing_labels(tmp_path: Path) -> None:
@@ -243,21 +262,26 @@ def test_per_candidate_labels_and_missing_labels(tmp_path: Path) -> None:
     labels[25:35, 2] = 1  # gamma: two changes far apart
     labels[50, 2] = -1  # a missing label next to known ones is not a change
     parsed = _parse(_write(tmp_path, _batch(labels)))
-    assert parsed.windows[("alpha", "equity")] == 1
-    assert parsed.windows[(SCRIPT_ID, "equity")] == 0
-    assert parsed.windows[("gamma & co", "equity")] == 2
+    assert parsed.windows("alpha") == 1
+    assert parsed.windows(SCRIPT_ID) == 0
+    assert parsed.windows("gamma & co") == 2
 
 
 def test_no_regimes_means_no_shading(tmp_path: Path) -> None:
     parsed = _parse(_write(tmp_path, _batch(None)))
-    assert sum(parsed.windows.values()) == 0
+    assert sum(parsed.windows(sid) for sid in IDS) == 0
     assert set(parsed.sections) == set(IDS)
 
 
 def test_works_without_dates(tmp_path: Path) -> None:
-    text = _write(tmp_path, _batch(_shared_labels(), dates=False)).read_text(encoding="utf-8")
-    assert "bar 59" in text
-    assert "2021-" not in text
+    path = _write(tmp_path, _batch(_shared_labels(), dates=False))
+    parsed = _parse(path)
+    figure = parsed.figures["alpha"]
+    assert figure["layout"]["xaxis"]["type"] == "linear"
+    assert figure["layout"]["xaxis"]["title"]["text"] == "bar"
+    assert values(figure["data"][0]["x"])[-1] == 59
+    assert "2021-" not in without_scripts(path.read_text(encoding="utf-8"))
+    assert "2021-" not in json.dumps(parsed.figures)
 
 
 def test_max_plots_orders_blocked_first_and_names_the_omitted(tmp_path: Path) -> None:
@@ -290,23 +314,30 @@ def test_long_series_are_downsampled(tmp_path: Path) -> None:
     path = tmp_path / "long.html"
     write_html_report(path, decisions, batch, environment="dev", config_hash="h")
     parsed = _parse(path)
-    assert 0 < parsed.polyline_points["long_a"] <= 800
-    assert path.stat().st_size < 200_000
+    equity_trace, drawdown_trace = parsed.figures["long_a"]["data"]
+    assert 0 < len(values(equity_trace["y"])) <= MAX_POINTS
+    assert 0 < len(values(drawdown_trace["y"])) <= MAX_POINTS
+    # The crash survives the downsampling: the drawn drawdown reaches it.
+    assert values(drawdown_trace["y"]).min() <= -0.6
+    charts = sum(
+        len(body) for attributes, body in scripts(path.read_text()) if "data-chart" in attributes
+    )
+    assert charts < 200_000
 
     equity = np.concatenate(([1.0], np.cumprod(1.0 + returns[:, 0])))
-    keep = _downsample_indices(equity, 800)
+    keep = downsample_indices(equity, 800)
     assert keep.size <= 800
     assert np.all(np.diff(keep) > 0)
     assert keep[0] == 0 and keep[-1] == equity.size - 1
     drawdown = equity / np.maximum.accumulate(equity) - 1.0
-    keep_dd = _downsample_indices(drawdown, 800)
+    keep_dd = downsample_indices(drawdown, 800)
     assert drawdown[keep_dd].min() == drawdown.min()
     assert equity[keep].max() == equity.max()
 
 
 def test_short_series_are_not_downsampled() -> None:
-    values = np.linspace(0.0, 1.0, 50)
-    np.testing.assert_array_equal(_downsample_indices(values, 800), np.arange(50))
+    series = np.linspace(0.0, 1.0, 50)
+    np.testing.assert_array_equal(downsample_indices(series, 800), np.arange(50))
 
 
 def test_rewrite_replaces_atomically_and_failure_keeps_old_file(
