@@ -67,7 +67,11 @@ def cycle_dates(
             f"or data that reach it"
         )
     if start is not None and start < first:
-        raise InputError(f"{source}: the data start on {first}, after --start {start}")
+        raise InputError(
+            f"{source}: the data start on {first}, after --start {start}; pass a later --start"
+        )
+    if end is not None and end < first:
+        raise InputError(f"{source}: the data start on {first}, after --end {end}")
     lo = pd.Timestamp(start or first)
     hi = pd.Timestamp(end or last)
     if lo > hi:
