@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_regimes.py
 	$(BIN)/python bench/bench_backtest.py
 	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_dask.py
 
 # The crash loops of the test suite, with ten times the kills.
 stress: $(STAMP)
