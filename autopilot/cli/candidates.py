@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,14 +95,30 @@ def _values(values: list[Any]) -> str:
 
 def build_candidates(args: argparse.Namespace) -> int:
     """Write the environment's candidate batch to ``args.out``."""
+    from tqdm import tqdm
+
     from autopilot.config import load_config
+    from autopilot.executor import Executor
     from autopilot.strategies.backtest import IMPACT_WINDOW
     from autopilot.strategies.candidates import write_candidates
 
     as_of = parse_date(args.as_of, "--as-of")
     check_writable(args.out, args.prices)
     config = load_config(args.env, args.config_dir)
-    n, coverage = write_candidates(args.out, config, universe_from_args(args, config, as_of))
+    universe = universe_from_args(args, config, as_of)
+    # A bar over the candidates backtested, chunk by chunk, whatever runs them (a terminal
+    # only: a redirected stderr stays clean).
+    with (
+        Executor(config.executor) as executor,
+        tqdm(unit=" candidates", file=sys.stderr, disable=None, leave=False) as bar,
+    ):
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+
+        n, coverage = write_candidates(
+            args.out, config, universe, executor=executor, on_chunk=advance
+        )
     print(f"wrote {n} candidates to {args.out}")
     if coverage is None:
         print("costs: spread and fees (no volume in the prices, so no market impact)")

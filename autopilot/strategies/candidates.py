@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.config import EnvironmentConfig
 from autopilot.errors import InputError
+from autopilot.executor import Executor
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.universe import Universe
 from autopilot.stats.metrics import MISSING_REGIME
@@ -41,7 +43,11 @@ def candidate_frame(config: EnvironmentConfig, universe: Universe) -> pd.DataFra
 
 
 def candidate_batch(
-    config: EnvironmentConfig, universe: Universe
+    config: EnvironmentConfig,
+    universe: Universe,
+    *,
+    executor: Executor | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, float | None]:
     """Backtest the environment's candidates on a universe's prices.
 
@@ -53,6 +59,10 @@ def candidate_batch(
         The traded prices and the market series, cut at the as-of date
         (:func:`~autopilot.market.universe.embedded_universe` or
         :func:`~autopilot.market.universe.panel_universe`).
+    executor : Executor, optional
+        Runs the backtest's chunks (this process by default).
+    on_chunk : callable, optional
+        Called with the number of candidates done as chunks finish.
 
     Returns
     -------
@@ -76,7 +86,7 @@ def candidate_batch(
     if panel.volume is not None:
         impact = impact_coefficients(close, panel.volume, config.strategy_capital)
         coverage = impact_coverage(impact, close)
-    result = backtest(close, candidates, impact=impact)
+    result = backtest(close, candidates, impact=impact, executor=executor, on_chunk=on_chunk)
     frame = pd.DataFrame(result.returns, columns=result.candidate_ids)
     frame.insert(0, "date", panel.dates.to_numpy())
     # Causal labels: computed up to as_of, they equal those of a longer history.
@@ -95,7 +105,12 @@ def candidate_batch(
 
 
 def write_candidates(
-    path: Path, config: EnvironmentConfig, universe: Universe
+    path: Path,
+    config: EnvironmentConfig,
+    universe: Universe,
+    *,
+    executor: Executor | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[int, float | None]:
     """Write :func:`candidate_batch` to the Parquet file ``path``.
 
@@ -103,7 +118,7 @@ def write_candidates(
     """
     if not path.name.lower().endswith((".parquet", ".pq")):
         raise InputError(f"{path}: write the batch to a .parquet file")
-    frame, coverage = candidate_batch(config, universe)
+    frame, coverage = candidate_batch(config, universe, executor=executor, on_chunk=on_chunk)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     atomic_write_bytes(path, buffer.getvalue(), keep_backup=False)
