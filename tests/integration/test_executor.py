@@ -25,6 +25,13 @@ from bench_backtest import EMBEDDED_GRIDS, candidates_of, synthetic_close
 from distributed import Client, LocalCluster
 
 
+def free_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def problem():
     return synthetic_close(60, 800), candidates_of(EMBEDDED_GRIDS, limit=120)
@@ -104,10 +111,7 @@ def test_a_worker_killed_in_the_middle_changes_nothing(problem, reference, clust
 
 
 def test_an_unreachable_scheduler_is_a_temporary_failure_naming_it():
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     settings = ExecutorSettings(kind="dask", address=address)
     message = f"the dask scheduler at {address} cannot be"
     with pytest.raises(ExecutorUnavailable, match=message), Executor(settings):
@@ -137,9 +141,7 @@ def test_a_walk_with_an_unreachable_scheduler_exits_75_and_writes_nothing(tmp_pa
     from tests.walks import walk_argv, write_small_env
 
     env = write_small_env(tmp_path)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     state = tmp_path / "state"
     cli.main(["init", "--state-dir", str(state)])
     before = sorted(p.name for p in state.iterdir())

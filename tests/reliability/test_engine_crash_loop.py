@@ -16,17 +16,14 @@ The number of kills is ``AUTOPILOT_ENGINE_KILLS`` (default 100).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from autopilot import cli
 from autopilot.state.journal import Journal
+from tests.fork_server import ForkServerProcess
 from tests.walks import state_of, walk_argv, without_times, write_small_env
 
 from . import engine_worker as worker
@@ -36,57 +33,20 @@ SEED = 20261129
 MAX_SLEEP = 1.5  # start-up about 0.5 s, a cycle 0.2-0.4 s, a training about 1 s
 
 
-class ForkServer:
+class ForkServer(ForkServerProcess):
     """The worker process; ``run_child_for(seconds)`` forks a child and SIGKILLs it then."""
 
     def __init__(self, env: Path, folder_file: Path, scratch: Path) -> None:
-        self.errors = scratch / "child_errors.txt"
-        threads = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        with open(scratch / "server.log", "w") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(worker.WORKER_PATH),
-                    str(env),
-                    str(folder_file),
-                    str(self.errors),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                env={**os.environ, **threads},
-            )
-        assert self.process.stdout.readline().strip() == "ready"
+        super().__init__([str(worker.WORKER_PATH), str(env), str(folder_file)], scratch)
 
-    def run_child_for(self, seconds: float) -> bool:
+    def finished_within(self, seconds: float) -> bool:
         """Fork a child, kill it after ``seconds``; True if it finished the walk first."""
-        self.process.stdin.write("fork\n")
-        self.process.stdin.flush()
-        pid = int(self.process.stdout.readline())
-        time.sleep(seconds)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        status = int(self.process.stdout.readline().split()[1])
-        errors = self.errors.read_text() if self.errors.exists() else ""
+        status = self.run_child_for(seconds)
         if os.WIFEXITED(status):
-            assert os.WEXITSTATUS(status) == 0, (os.WEXITSTATUS(status), errors)
+            assert os.WEXITSTATUS(status) == 0, (os.WEXITSTATUS(status), self.child_errors())
             return True
-        assert os.WTERMSIG(status) == signal.SIGKILL, errors
+        assert os.WTERMSIG(status) == signal.SIGKILL, self.child_errors()
         return False
-
-    def close(self) -> None:
-        try:
-            if self.process.poll() is None:
-                self.process.stdin.write("quit\n")
-                self.process.stdin.flush()
-                assert self.process.wait(timeout=60) == 0
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self.process.stdin.close()
-            self.process.stdout.close()
 
 
 def committed_records(folder: Path) -> list[dict]:
@@ -108,7 +68,7 @@ def test_kill_9_anywhere_in_a_walk_ends_where_an_uninterrupted_walk_does(tmp_pat
         while kills < KILLS:
             folder = tmp_path / f"round{rounds}"
             folder_file.write_text(str(folder))
-            while not server.run_child_for(rng.uniform(0.0, MAX_SLEEP)):
+            while not server.finished_within(rng.uniform(0.0, MAX_SLEEP)):
                 kills += 1
                 seen = committed_records(folder)
                 assert seen == expected_records[: len(seen)], (rounds, kills)

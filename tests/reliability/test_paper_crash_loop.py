@@ -28,14 +28,11 @@ The number of kills is ``AUTOPILOT_PAPER_KILLS`` (default 100).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -45,6 +42,7 @@ from autopilot.cost_calibrator import TradeCost
 from autopilot.paper_trader import Portfolio
 from autopilot.state.cycles import StateFolder
 from autopilot.state.journal import Journal
+from tests.fork_server import ForkServerProcess
 
 from . import paper_worker as worker
 
@@ -57,48 +55,16 @@ LONG_SLEEP = 0.150
 WINDOW = worker.SETTINGS.calibration_window
 
 
-class ForkServer:
+class ForkServer(ForkServerProcess):
     """The worker process; ``kill_child_after(seconds)`` forks one child and SIGKILLs it."""
 
     def __init__(self, state: Path, scratch: Path) -> None:
-        self.errors = scratch / "child_errors.txt"
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-        with open(scratch / "server.log", "w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(worker.WORKER_PATH), str(state), str(self.errors)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                env=env,
-            )
-        assert self.process.stdout.readline().strip() == "ready"
+        super().__init__([str(worker.WORKER_PATH), str(state)], scratch)
 
     def kill_child_after(self, seconds: float) -> None:
-        self.process.stdin.write("fork\n")
-        self.process.stdin.flush()
-        pid = int(self.process.stdout.readline())
-        time.sleep(seconds)
-        # If the child died by itself, the status below says why.
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        status = int(self.process.stdout.readline().split()[1])
-        child_errors = self.errors.read_text() if self.errors.exists() else ""
-        assert os.WIFSIGNALED(status), child_errors
-        assert os.WTERMSIG(status) == signal.SIGKILL, child_errors
-
-    def close(self) -> None:
-        try:
-            if self.process.poll() is None:
-                self.process.stdin.write("quit\n")
-                self.process.stdin.flush()
-                assert self.process.wait(timeout=30) == 0
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self.process.stdin.close()
-            self.process.stdout.close()
+        status = self.run_child_for(seconds)
+        assert os.WIFSIGNALED(status), self.child_errors()
+        assert os.WTERMSIG(status) == signal.SIGKILL, self.child_errors()
 
 
 class Reference:
