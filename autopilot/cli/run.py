@@ -154,10 +154,14 @@ def executor_settings(spec: str) -> ExecutorSettings:
 def _walk(engine: Any, todo: list[tuple[date, int]]) -> int:
     from tqdm import tqdm
 
-    with tqdm(total=len(todo), unit="cycle", file=sys.stderr, disable=None, leave=False) as bar:
+    # Ctrl-C is held for the whole walk, so one landing between two cycles stops the walk
+    # as cleanly as one landing inside a cycle: after the cycle that is running or next.
+    with (
+        tqdm(total=len(todo), unit="cycle", file=sys.stderr, disable=None, leave=False) as bar,
+        _deferred_interrupt() as asked,
+    ):
         for day, horizon in todo:
-            with _deferred_interrupt() as asked:
-                outcome = engine.run_cycle(day, horizon)
+            outcome = engine.run_cycle(day, horizon)
             tqdm.write(cycle_line(outcome.record), file=sys.stdout)
             sys.stdout.flush()  # a line per cycle as it commits, also into a pipe
             bar.update()
@@ -172,7 +176,7 @@ def _walk(engine: Any, todo: list[tuple[date, int]]) -> int:
 
 @contextmanager
 def _deferred_interrupt() -> Iterator[Any]:
-    """Hold a Ctrl-C until the block ends (a second one interrupts at once)."""
+    """Record a Ctrl-C for the block to act on (a second one interrupts at once)."""
     asked: list[bool] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
