@@ -233,10 +233,6 @@ class MetaLabelingSettings(ConstrainedSettings):
     max_bars: int = 10
     volatility_span: int = 21
 
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as plain data, in declaration order."""
-        return {key: getattr(self, key) for key in self.constraints}
-
 
 @dataclass(frozen=True)
 class EngineSettings(ConstrainedSettings):
@@ -264,10 +260,6 @@ class EngineSettings(ConstrainedSettings):
     retrain_every: int = 13
     training_bars: int = 1260
     holding_bars: int = 63
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as plain data, in declaration order."""
-        return {key: getattr(self, key) for key in self.constraints}
 
 
 @dataclass(frozen=True)
@@ -303,10 +295,6 @@ class ExecutorSettings(ConstrainedSettings):
                 f"executor.address: a local executor has no address (was {self.address!r}); "
                 f"use kind: dask to run on a scheduler"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as plain data, in declaration order."""
-        return {key: getattr(self, key) for key in self.constraints}
 
 
 @dataclass(frozen=True)

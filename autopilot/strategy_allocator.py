@@ -163,10 +163,6 @@ class RegimeProfile(ConstrainedSettings):
         for key, param in self.constraints.items():
             object.__setattr__(self, key, param.convert(getattr(self, key)))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The profile as plain data, in declaration order."""
-        return {key: getattr(self, key) for key in self.constraints}
-
     def changes_from(self, baseline: RegimeProfile) -> dict[str, tuple[Any, Any]]:
         """``{field: (baseline value, this value)}`` for every field that differs."""
         return {

@@ -318,3 +318,7 @@ class ConstrainedSettings:
             self.constraints,
             {key: getattr(self, key) for key in self.constraints},
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declared settings as plain data, in declaration order."""
+        return {key: getattr(self, key) for key in self.constraints}
