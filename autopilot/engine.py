@@ -220,7 +220,13 @@ class AutopilotEngine:
 
     # ------------------------------------------------------------------ the cycle
 
-    def run_cycle(self, as_of: date, horizon_bars: int = 5) -> CycleOutcome:
+    def run_cycle(
+        self,
+        as_of: date,
+        horizon_bars: int = 5,
+        *,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> CycleOutcome:
         """Run (or complete, or repeat) the cycle as of ``as_of``.
 
         Parameters
@@ -230,6 +236,9 @@ class AutopilotEngine:
         horizon_bars : int
             Bars until the next cycle; the optimiser spreads a trade's cost over at least
             these (``engine.holding_bars`` otherwise).
+        on_chunk : callable, optional
+            Called with the number of candidates backtested so far, chunk by chunk,
+            whatever the executor (a progress bar).
 
         Returns
         -------
@@ -261,7 +270,9 @@ class AutopilotEngine:
                     f"registry or paper cycle is, the engine's record is not); run that date "
                     f"again to complete it before {as_of} (`autopilot run` does it first)"
                 )
-            record, state = self._cycle(universe, as_of, horizon_bars, last.cycle + 1, data, inputs)
+            record, state = self._cycle(
+                universe, as_of, horizon_bars, last.cycle + 1, data, inputs, on_chunk
+            )
             record.update({"inputs": inputs, "environment": self.config.environment})
             # The last cycle's candidate returns, for the report: derived from this cycle's
             # inputs alone, written before the commit so a committed cycle always has them.
@@ -286,6 +297,7 @@ class AutopilotEngine:
         cycle: int,
         data: dict[str, Any],
         inputs: str,
+        on_chunk: Callable[[int], None] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         panel = universe.panel
         if panel.dates[-1] != pd.Timestamp(as_of):
@@ -314,7 +326,9 @@ class AutopilotEngine:
                 np.array(panel.close), np.array(panel.volume), self.config.strategy_capital
             )
             impact = full[start:]
-        tested = backtest(close, self.candidates, impact=impact, executor=self.executor)
+        tested = backtest(
+            close, self.candidates, impact=impact, executor=self.executor, on_chunk=on_chunk
+        )
         self._lap("backtest")
         self._latest = _latest_batch(dates, tested.candidate_ids, tested.returns, labels)
         batch = CandidateBatch(tested.returns, tested.candidate_ids, dates, regimes=labels)

@@ -6,10 +6,16 @@ tasks' order, whatever ran them, so the results are the same bit for bit:
 * ``local`` with one worker runs them in this process;
 * ``local`` with ``N`` workers in ``N`` local processes (joblib's ``loky`` backend; a large
   array argument is memory-mapped once, not copied into every task);
-* ``dask`` on the ``dask.distributed`` scheduler at ``address`` (joblib's ``dask`` backend;
-  the arrays named ``shared`` are scattered to the workers once). A task lost with a worker
-  is run again by the scheduler; a scheduler that cannot be reached, or is lost, is an
-  :class:`~autopilot.errors.ExecutorUnavailable` naming its address.
+* ``dask`` on the workers of the ``dask.distributed`` scheduler at ``address``: the arrays
+  named ``shared`` are scattered to every worker once, then each task is a future. A task
+  lost with a worker is run again by the scheduler; a scheduler that cannot be reached, has
+  no worker, or is lost, is an :class:`~autopilot.errors.ExecutorUnavailable` naming its
+  address.
+
+The map on Dask uses the client's futures rather than joblib's ``dask`` backend: joblib
+runs the tasks in the calling process when the cluster has a single thread, and futures
+say why they were lost. joblib's backend still carries the meta-labeler's validation folds
+(:meth:`Executor.joblib_backend`), which scikit-learn's own ``n_jobs`` follows too.
 
 Dask is an optional extra (``pip install 'strategy-autopilot[dask]'``), imported only here
 and only for ``kind: dask``.
@@ -18,7 +24,9 @@ and only for ``kind: dask``.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -92,23 +100,76 @@ class Executor:
         Raises
         ------
         ExecutorUnavailable
-            The Dask scheduler was lost during the tasks.
+            The Dask scheduler was lost during the tasks, or a task killed its workers.
         """
-        if self.settings.kind == "local" and self.settings.workers == 1:
-            return _in_order(((function(*task)) for task in tasks), on_done)
-        with self.joblib_backend(shared):
+        if self.settings.kind == "dask":
+            return self._map_on_dask(function, tasks, shared, on_done)
+        if self.settings.workers == 1:
+            return _in_order((function(*task) for task in tasks), on_done)
+        with self.joblib_backend():
             results = Parallel(return_as="generator")(delayed(function)(*t) for t in tasks)
+            return _in_order(results, on_done)
+
+    def _map_on_dask(
+        self,
+        function: Callable[..., T],
+        tasks: Sequence[tuple[Any, ...]],
+        shared: Sequence[Any],
+        on_done: Callable[[int], None] | None,
+    ) -> list[T]:
+        from distributed import KilledWorker
+
+        client = self._connected_client()
+        try:
+            scattered = {id(big): client.scatter(big, broadcast=True, hash=False) for big in shared}
+            pending = deque(
+                client.submit(function, *(scattered.get(id(a), a) for a in task), pure=False)
+                for task in tasks
+            )
+        except Exception as exc:  # nothing of the tasks ran yet: the cluster failed
+            raise self._lost(exc) from exc
+        done: list[T] = []
+        while pending:
+            future = pending.popleft()  # released after its result: it leaves the workers
             try:
-                return _in_order(results, on_done)
-            except OSError as exc:  # distributed's CommClosedError and timeouts are OSErrors
-                raise ExecutorUnavailable(
-                    f"the dask scheduler at {self.settings.address} was lost during the "
-                    f"tasks ({type(exc).__name__}: {exc}); nothing of this cycle was "
-                    f"committed: run the command again once it is back"
-                ) from exc
+                done.append(future.result())
+            except KilledWorker as exc:
+                raise self._lost(exc) from exc
+            except Exception as exc:
+                if future.status == "error":
+                    raise  # the task's own error, as it would be raised in this process
+                raise self._lost(exc) from exc
+            if on_done is not None:
+                on_done(len(done))
+        return done
+
+    def _connected_client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("use the dask executor inside `with Executor(...)`")
+        return self._client
+
+    def _lost(self, exc: BaseException) -> ExecutorUnavailable:
+        """The cluster's failure under ``exc``, naming the scheduler."""
+        from distributed import KilledWorker
+
+        address = self.settings.address
+        if isinstance(exc, KilledWorker):
+            return ExecutorUnavailable(
+                f"a task killed the workers of the dask cluster at {address} that ran it "
+                f"({exc}); see the workers' logs (memory?) and run the command again"
+            )
+        reason = getattr(exc, "reason", None)  # a cancelled future's: scheduler-connection-lost
+        if not isinstance(exc, CancelledError):
+            reason = f"{type(exc).__name__}: {exc}"
+        elif reason in (None, "unknown"):
+            reason = "its tasks were cancelled"
+        return ExecutorUnavailable(
+            f"the dask scheduler at {address} was lost during the tasks ({reason}); "
+            f"nothing was committed: run the command again once it is back"
+        )
 
     @contextmanager
-    def joblib_backend(self, shared: Sequence[Any] = ()) -> Iterator[None]:
+    def joblib_backend(self) -> Iterator[None]:
         """Make joblib's ``Parallel`` inside the block run on this executor.
 
         The meta-labeler's validation folds go through it (scikit-learn's own ``n_jobs``
@@ -118,10 +179,20 @@ class Executor:
             yield
             return
         if self.settings.kind == "dask":
-            if self._client is None:
-                raise RuntimeError("use the dask executor inside `with Executor(...)`")
-            with parallel_config(backend="dask", client=self._client, scatter=list(shared)):
-                yield
+            from distributed import KilledWorker
+            from distributed.client import ClosedClientError
+            from distributed.comm import CommClosedError
+
+            client = self._connected_client()
+            try:
+                with parallel_config(backend="dask", client=client):
+                    yield
+            except (KilledWorker, CancelledError, ClosedClientError, CommClosedError) as exc:
+                raise self._lost(exc) from exc
+            except OSError as exc:  # a connection timed out, or a fold's own error
+                if client.status == "running":
+                    raise
+                raise self._lost(exc) from exc
         else:
             with parallel_config(backend="loky", n_jobs=self.settings.workers):
                 yield
@@ -151,6 +222,14 @@ def _connect(address: str) -> Any:
             f"the dask scheduler at {address} cannot be reached ({type(exc).__name__}: "
             f"{exc}); start it (`dask scheduler`, then `dask worker {address}`) or run "
             f"with a local executor; nothing was written"
+        ) from exc
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError as exc:
+        client.close()
+        raise ExecutorUnavailable(
+            f"the dask scheduler at {address} has no worker: start one with `dask worker "
+            f"{address}`; nothing was written"
         ) from exc
     logger.info("connected to the dask scheduler at %s", address)
     return client

@@ -84,7 +84,7 @@ def main() -> None:
     one_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     local = timed(close, candidates, ExecutorSettings(kind="local", workers=2))
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         dask = timed(
             close, candidates, ExecutorSettings(kind="dask", address=cluster.scheduler_address)

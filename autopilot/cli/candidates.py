@@ -97,8 +97,8 @@ def build_candidates(args: argparse.Namespace) -> int:
     """Write the environment's candidate batch to ``args.out``."""
     from tqdm import tqdm
 
+    from autopilot.cli._executor import opened_executor
     from autopilot.config import load_config
-    from autopilot.executor import Executor
     from autopilot.strategies.backtest import IMPACT_WINDOW
     from autopilot.strategies.candidates import write_candidates
 
@@ -109,7 +109,7 @@ def build_candidates(args: argparse.Namespace) -> int:
     # A bar over the candidates backtested, chunk by chunk, whatever runs them (a terminal
     # only: a redirected stderr stays clean).
     with (
-        Executor(config.executor) as executor,
+        opened_executor(config.executor, args.verbose) as executor,
         tqdm(unit=" candidates", file=sys.stderr, disable=None, leave=False) as bar,
     ):
 

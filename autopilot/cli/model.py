@@ -82,6 +82,7 @@ def models_folder(state_dir: Path) -> Path:
 
 def model_train(args: argparse.Namespace) -> int:
     """Fit, validate and save a meta-labeler; print what it learnt and how to use it."""
+    from autopilot.cli._executor import opened_executor
     from autopilot.config import load_config
     from autopilot.meta_labeler import read_manifest
     from autopilot.strategies.meta_training import (
@@ -96,13 +97,15 @@ def model_train(args: argparse.Namespace) -> int:
     ids = list(args.strategy) or _active_strategies(args.state_dir)
     model, barriers = from_settings(config.meta_labeling)
     strategies = select_strategies(config, ids)
-    trained = train_meta_labeler(
-        strategies,
-        universe_from_args(args, config, as_of),
-        model=model,
-        barriers=barriers,
-        regimes=config.regimes,
-    )
+    universe = universe_from_args(args, config, as_of)
+    # The validation folds run on the environment's executor.
+    with (
+        opened_executor(config.executor, args.verbose) as executor,
+        executor.joblib_backend(),
+    ):
+        trained = train_meta_labeler(
+            strategies, universe, model=model, barriers=barriers, regimes=config.regimes
+        )
     out = args.out or models_folder(args.state_dir) / f"meta_labeler_{as_of.isoformat()}.joblib"
     out.parent.mkdir(parents=True, exist_ok=True)
     trained.model.save(out)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from autopilot.cli._common import (
     EXIT_INTERRUPTED,
@@ -29,10 +29,6 @@ from autopilot.cli._common import (
     verbose_parent,
 )
 from autopilot.cli._prices import prices_parent, walk_data
-from autopilot.errors import InputError
-
-if TYPE_CHECKING:
-    from autopilot.config import ExecutorSettings
 
 __all__ = ["add_commands"]
 
@@ -91,9 +87,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def run_walk(args: argparse.Namespace) -> int:
     """Run the walk's cycles that the state folder has not committed yet."""
+    from autopilot.cli._executor import executor_settings, opened_executor
     from autopilot.config import load_config
     from autopilot.engine import AutopilotEngine
-    from autopilot.executor import Executor
     from autopilot.market.calendar import cycle_dates, horizons
     from autopilot.state.cycles import StateFolder
 
@@ -105,7 +101,7 @@ def run_walk(args: argparse.Namespace) -> int:
     if args.init:
         StateFolder.create(args.state_dir, lock_timeout=args.lock_timeout)
     settings = executor_settings(args.executor) if args.executor else config.executor
-    with Executor(settings) as executor:
+    with opened_executor(settings, args.verbose) as executor:
         engine = AutopilotEngine(
             args.state_dir,
             config,
@@ -139,29 +135,34 @@ def run_walk(args: argparse.Namespace) -> int:
         return _walk(engine, list(zip(todo, steps, strict=True)))
 
 
-def executor_settings(spec: str) -> ExecutorSettings:
-    """``--executor``: ``dask://HOST:PORT`` or ``local:N`` (``local`` is one process)."""
-    from autopilot.config import ExecutorSettings
-
-    if spec.startswith("dask://"):
-        return ExecutorSettings(kind="dask", address="tcp://" + spec.removeprefix("dask://"))
-    kind, _, workers = spec.partition(":")
-    if kind == "local" and (not workers or workers.isdigit()):
-        return ExecutorSettings(kind="local", workers=int(workers or 1))
-    raise InputError(f"--executor {spec!r}: use dask://HOST:PORT or local:N")
-
-
 def _walk(engine: Any, todo: list[tuple[date, int]]) -> int:
     from tqdm import tqdm
 
     # Ctrl-C is held for the whole walk, so one landing between two cycles stops the walk
     # as cleanly as one landing inside a cycle: after the cycle that is running or next.
+    # Under the cycles' bar, the cycle's candidates backtested, chunk by chunk, wherever
+    # they run (bars only on a terminal).
     with (
         tqdm(total=len(todo), unit="cycle", file=sys.stderr, disable=None, leave=False) as bar,
+        tqdm(
+            total=len(engine.candidates),
+            unit=" candidates",
+            position=1,
+            mininterval=0,  # every chunk shown: a cycle has few, and they can take minutes
+            miniters=1,
+            file=sys.stderr,
+            disable=None,
+            leave=False,
+        ) as chunks,
         _deferred_interrupt() as asked,
     ):
+
+        def backtested(done: int) -> None:
+            chunks.update(done - chunks.n)
+
         for day, horizon in todo:
-            outcome = engine.run_cycle(day, horizon)
+            chunks.reset()
+            outcome = engine.run_cycle(day, horizon, on_chunk=backtested)
             tqdm.write(cycle_line(outcome.record), file=sys.stdout)
             sys.stdout.flush()  # a line per cycle as it commits, also into a pipe
             bar.update()

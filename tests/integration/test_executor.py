@@ -1,8 +1,9 @@
 """The backtest on every executor: this process, local processes, a real Dask LocalCluster.
 
 The results must be the same bit for bit, a worker killed in the middle must change
-nothing (the scheduler runs its tasks again), and a scheduler that cannot be reached is a
-temporary failure naming its address.
+nothing (the scheduler runs its tasks again), and a scheduler that cannot be reached, or
+is killed in the middle, is a temporary failure naming its address that commits nothing.
+The scheduler killed is a real ``dask scheduler`` process with a ``dask worker`` of its own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +37,45 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def dask_process(*args: str, **env: str) -> subprocess.Popen:
+    """A quiet ``dask`` command (``scheduler``, ``worker``) in a process of its own."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "dask"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
+
+
+def scheduler_process(port: int, **env: str) -> subprocess.Popen:
+    return dask_process(
+        "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", **env
+    )
+
+
+@pytest.fixture
+def own_scheduler():
+    """A ``dask scheduler`` process and two one-thread ``dask worker`` processes, to kill.
+
+    The scheduler gives up on a task after it killed two workers (Dask's default is four),
+    so that no test waits on a nanny restarting a worker.
+    """
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = scheduler_process(port, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1")
+    worker = dask_process("worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard")
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(2, timeout=60)  # joblib would run here on one thread
+    yield scheduler, address
+    for process in (worker, scheduler):  # SIGTERM: the worker closes its own processes
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="module")
 def problem():
     return synthetic_close(60, 800), candidates_of(EMBEDDED_GRIDS, limit=120)
@@ -46,7 +90,7 @@ def reference(problem):
 @pytest.fixture(scope="module")
 def cluster():
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as running:
         yield running
 
@@ -118,6 +162,22 @@ def test_an_unreachable_scheduler_is_a_temporary_failure_naming_it():
         pass
 
 
+def test_a_scheduler_without_a_worker_is_refused_naming_it():
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = scheduler_process(port)
+    try:
+        with Client(address, timeout=30):  # the scheduler is up, with no worker
+            pass
+        settings = ExecutorSettings(kind="dask", address=address)
+        message = f"the dask scheduler at {address} has no worker: start one with"
+        with pytest.raises(ExecutorUnavailable, match=message), Executor(settings):
+            pass
+    finally:
+        scheduler.kill()
+        scheduler.wait()
+
+
 def test_a_walk_on_a_local_cluster_ends_as_the_same_walk_here(cluster, tmp_path, capsys):
     import pandas as pd
 
@@ -134,6 +194,29 @@ def test_a_walk_on_a_local_cluster_ends_as_the_same_walk_here(cluster, tmp_path,
     assert state_of(there) == state_of(here)
     latest = "candidates_latest.parquet"
     pd.testing.assert_frame_equal(pd.read_parquet(there / latest), pd.read_parquet(here / latest))
+
+
+def test_model_train_validates_on_the_environments_cluster_with_the_same_figures(cluster, tmp_path):
+    import json
+
+    from autopilot import cli
+    from autopilot.meta_labeler import manifest_path
+    from tests.walks import write_small_env
+
+    env = write_small_env(tmp_path)
+    on_cluster = tmp_path / "cluster.yaml"
+    on_cluster.write_text(
+        f"extends: {env}\nexecutor: {{kind: dask, address: {cluster.scheduler_address}}}\n"
+    )
+    figures = []
+    for environment, out in ((env, "here.joblib"), (on_cluster, "there.joblib")):
+        argv = ["model", "train", "--env", str(environment), "--as-of", "2022-06-03"]
+        strategy = "tsmom(lookback=63, skip=0, long_only=true)"
+        assert cli.main([*argv, "--strategy", strategy, "--out", str(tmp_path / out)]) == 0
+        manifest = json.loads(manifest_path(tmp_path / out).read_text())
+        figures.append(manifest["validation"])
+    assert figures[0] == figures[1]
+    assert (tmp_path / "here.joblib").read_bytes() == (tmp_path / "there.joblib").read_bytes()
 
 
 def test_a_walk_with_an_unreachable_scheduler_exits_75_and_writes_nothing(tmp_path, capsys):
@@ -153,3 +236,145 @@ def test_a_walk_with_an_unreachable_scheduler_exits_75_and_writes_nothing(tmp_pa
         f"the dask scheduler at tcp://127.0.0.1:{port} cannot be reached" in capsys.readouterr().err
     )
     assert sorted(p.name for p in state.iterdir()) == before
+
+
+def test_a_scheduler_killed_in_the_middle_is_a_temporary_failure_naming_it(own_scheduler):
+    scheduler, address = own_scheduler
+
+    def kill_scheduler(done: int) -> None:
+        if done == 1:  # seven tasks of 0.3 s still to run on two workers
+            scheduler.kill()
+
+    with Executor(ExecutorSettings(kind="dask", address=address)) as executor:
+        message = f"the dask scheduler at {address} was lost during the tasks"
+        with pytest.raises(ExecutorUnavailable, match=message):
+            executor.map(time.sleep, [(0.3,)] * 8, on_done=kill_scheduler)
+        # Between two maps, the client gives up reconnecting: the same failure.
+        with pytest.raises(ExecutorUnavailable, match=message):
+            executor.map(time.sleep, [(0.0,)])
+
+
+def test_a_scheduler_killed_under_joblib_folds_is_the_same_failure(own_scheduler):
+    from joblib import Parallel, delayed
+
+    scheduler, address = own_scheduler
+    with Executor(ExecutorSettings(kind="dask", address=address)) as executor:
+        killer = threading.Timer(0.6, scheduler.kill)  # 16 sleeps of 0.3 s on two workers
+        killer.start()
+        message = f"the dask scheduler at {address} was lost during the tasks"
+        with pytest.raises(ExecutorUnavailable, match=message), executor.joblib_backend():
+            Parallel()(delayed(time.sleep)(0.3) for _ in range(16))
+        killer.join()
+
+
+def test_a_tasks_own_error_is_raised_as_it_would_be_here(cluster):
+    settings = ExecutorSettings(kind="dask", address=cluster.scheduler_address)
+    with Executor(settings) as executor:
+        with pytest.raises(ValueError, match="invalid literal"):
+            executor.map(int, [("7",), ("seven",)])
+        # An OSError of the task's own is not a lost scheduler.
+        with pytest.raises(FileNotFoundError, match="no-such-file"):
+            executor.map(os.stat, [("/no-such-file",)])
+        assert executor.map(int, [("7",)]) == [7]  # and the cluster is still there
+
+
+def test_a_one_thread_cluster_runs_the_tasks_on_its_worker():
+    # joblib's dask backend would run them here: the map uses the client's futures.
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0"
+    ) as alone:
+        settings = ExecutorSettings(kind="dask", address=alone.scheduler_address)
+        with Executor(settings) as executor:
+            ran_on = executor.map(os.getpid, [()] * 4)
+        with Client(alone) as client:
+            assert set(ran_on) == set(client.run(os.getpid).values())
+    assert os.getpid() not in ran_on
+
+
+def test_a_task_that_kills_every_worker_it_lands_on_is_named_not_retried_forever(own_scheduler):
+    _, address = own_scheduler
+    settings = ExecutorSettings(kind="dask", address=address)
+    message = f"a task killed the workers of the dask cluster at {address}"
+    with Executor(settings) as executor, pytest.raises(ExecutorUnavailable, match=message):
+        executor.map(os._exit, [(3,)])
+
+
+def test_a_walk_whose_scheduler_is_killed_exits_75_and_resumes_to_the_same_state(
+    own_scheduler, tmp_path
+):
+    from autopilot import cli
+    from tests.walks import state_of, walk_argv, write_small_env
+
+    scheduler, address = own_scheduler
+    env = write_small_env(tmp_path)
+    walk = ("2022-06-01", "2022-08-01")
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert cli.main(walk_argv(env, here, *walk, "--init")) == 0
+    spec = "dask://" + address.removeprefix("tcp://")
+    argv = walk_argv(env, there, *walk, "--init", "--executor", spec)
+    committed = there / "engine_cycles.jsonl"
+
+    def kill_after_the_first_cycle() -> None:
+        while not (committed.exists() and committed.read_text().count("\n") >= 1):
+            time.sleep(0.01)
+        scheduler.kill()
+
+    killer = threading.Thread(target=kill_after_the_first_cycle, daemon=True)
+    killer.start()
+    failed = subprocess.run(
+        [sys.executable, "-m", "autopilot.cli", *argv], capture_output=True, text=True, timeout=300
+    )
+    killer.join(timeout=60)
+    assert failed.returncode == 75, failed.stderr
+    # One line naming the scheduler: distributed's reconnect tracebacks stay out of it.
+    assert failed.stderr.strip().splitlines() == [
+        line for line in failed.stderr.strip().splitlines() if line.startswith("error: ")
+    ]
+    assert f"the dask scheduler at {address} was lost" in failed.stderr
+    cycles = committed.read_text().count("\n")
+    assert 1 <= cycles < len(here.joinpath("engine_cycles.jsonl").read_text().splitlines())
+    # Resumed here, the walk ends as the walk that never met a cluster.
+    assert cli.main(walk_argv(env, there, *walk)) == 0
+    assert state_of(there) == state_of(here)
+
+
+def on_a_terminal(argv: list[str]) -> str:
+    """What ``autopilot`` writes to a terminal (a pseudo-terminal: bars are drawn)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    # 40 rows of 160 columns: a terminal with no size gets bars of no width.
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autopilot.cli", *argv], stdout=child, stderr=child
+    )
+    os.close(child)
+    shown = bytearray()
+    while True:
+        try:
+            block = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not block:
+            break
+        shown += block
+    os.close(main)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    return shown.decode(errors="replace")
+
+
+def test_the_walks_bar_counts_each_cycles_chunks_on_a_cluster(cluster, tmp_path):
+    from tests.walks import walk_argv
+
+    spec = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+    argv = walk_argv(
+        Path("dev"), tmp_path / "state", "2022-06-01", "2022-06-10", "--init", "--executor", spec
+    )
+    shown = on_a_terminal(argv)
+    # The dev environment's 248 candidates in chunks of 64, counted as each one finishes.
+    for done in (64, 128, 192, 248):
+        assert f"{done}/248" in shown
+    assert "2/2" in shown  # the cycles' bar above it
