@@ -126,19 +126,21 @@ class Executor:
                 client.submit(function, *(scattered.get(id(a), a) for a in task), pure=False)
                 for task in tasks
             )
-        except Exception as exc:  # nothing of the tasks ran yet: the cluster failed
-            raise self._lost(exc) from exc
+        except Exception as exc:  # an argument that cannot be pickled is not the cluster's
+            if self._cluster_failed(exc, (OSError, TimeoutError)):
+                raise self._lost(exc) from exc
+            raise
         done: list[T] = []
         while pending:
             future = pending.popleft()  # released after its result: it leaves the workers
             try:
                 done.append(future.result())
-            except KilledWorker as exc:
-                raise self._lost(exc) from exc
             except Exception as exc:
-                if future.status == "error":
-                    raise  # the task's own error, as it would be raised in this process
-                raise self._lost(exc) from exc
+                client.cancel(list(pending))  # the other chunks stop running on the cluster
+                pending.clear()
+                if isinstance(exc, KilledWorker) or future.status != "error":
+                    raise self._lost(exc) from exc
+                raise  # the task's own error, as it would be raised in this process
             if on_done is not None:
                 on_done(len(done))
         return done
@@ -147,6 +149,13 @@ class Executor:
         if self._client is None:
             raise RuntimeError("use the dask executor inside `with Executor(...)`")
         return self._client
+
+    def _cluster_failed(self, exc: BaseException, kinds: tuple[type, ...]) -> bool:
+        """Whether ``exc`` is the cluster's failure: one of ``kinds``, or the client is down."""
+        from distributed.client import ClosedClientError
+
+        down = self._client is None or self._client.status != "running"
+        return down or isinstance(exc, (CancelledError, ClosedClientError, *kinds))
 
     def _lost(self, exc: BaseException) -> ExecutorUnavailable:
         """The cluster's failure under ``exc``, naming the scheduler."""
@@ -180,19 +189,18 @@ class Executor:
             return
         if self.settings.kind == "dask":
             from distributed import KilledWorker
-            from distributed.client import ClosedClientError
             from distributed.comm import CommClosedError
 
             client = self._connected_client()
+            if client.status != "running":  # lost since the last tasks
+                raise self._lost(ConnectionError(f"the client is {client.status}"))
             try:
                 with parallel_config(backend="dask", client=client):
                     yield
-            except (KilledWorker, CancelledError, ClosedClientError, CommClosedError) as exc:
-                raise self._lost(exc) from exc
-            except OSError as exc:  # a connection timed out, or a fold's own error
-                if client.status == "running":
-                    raise
-                raise self._lost(exc) from exc
+            except Exception as exc:  # a fold's own error (an OSError too) is not the cluster's
+                if self._cluster_failed(exc, (KilledWorker, CommClosedError)):
+                    raise self._lost(exc) from exc
+                raise
         else:
             with parallel_config(backend="loky", n_jobs=self.settings.workers):
                 yield
@@ -225,7 +233,7 @@ def _connect(address: str) -> Any:
         ) from exc
     try:
         client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
-    except TimeoutError as exc:
+    except (OSError, TimeoutError) as exc:  # no worker came, or the scheduler went
         client.close()
         raise ExecutorUnavailable(
             f"the dask scheduler at {address} has no worker: start one with `dask worker "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from autopilot.config import ExecutorSettings
 from autopilot.errors import InputError
@@ -30,9 +30,30 @@ def opened_executor(settings: ExecutorSettings, verbose: bool) -> Iterator[Execu
     distributed's client logs its attempts to reach a lost scheduler with tracebacks; the
     executor reports the loss as one line (exit 75), so without ``-v`` those logs are noise.
     """
-    with Executor(settings) as executor:
-        if not verbose:
-            for name in list(logging.root.manager.loggerDict):
-                if name.split(".")[0] == "distributed":
-                    logging.getLogger(name).setLevel(logging.CRITICAL)
-        yield executor
+    with ExitStack() as stack:
+        if settings.kind == "dask" and not verbose:
+            stack.enter_context(_quiet_dask_logs())
+        yield stack.enter_context(Executor(settings))
+
+
+@contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """distributed's and tornado's loggers at CRITICAL for the block, then as they were."""
+    try:
+        import distributed  # noqa: F401  (it configures its loggers on import)
+    except ImportError:  # the executor says how to install it
+        yield
+        return
+    names = [
+        name
+        for name in list(logging.root.manager.loggerDict)
+        if name.split(".")[0] in ("distributed", "tornado")
+    ]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

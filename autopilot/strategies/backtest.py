@@ -38,6 +38,7 @@ from autopilot.costs import CostModel
 from autopilot.errors import InputError
 from autopilot.executor import Executor
 from autopilot.sdk.family import StrategyFamily, checked_positions
+from autopilot.strategies._large_blocks import reuse_freed_blocks
 from autopilot.strategies._net_returns import net_returns
 
 __all__ = [
@@ -176,6 +177,7 @@ def backtest_chunk(
     StrategyContractError
         A candidate's positions break the contract (see :mod:`autopilot.sdk.family`).
     """
+    reuse_freed_blocks()  # a Dask worker's environment switches glibc's reuse off
     impact = np.zeros((0, 0)) if impact is None else impact
     returns = np.empty((close.shape[0], len(candidates)))
     kept: dict[str, np.ndarray] = {}

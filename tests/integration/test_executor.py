@@ -8,7 +8,9 @@ The scheduler killed is a real ``dask scheduler`` process with a ``dask worker``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -38,13 +40,26 @@ def free_port() -> int:
 
 
 def dask_process(*args: str, **env: str) -> subprocess.Popen:
-    """A quiet ``dask`` command (``scheduler``, ``worker``) in a process of its own."""
+    """A quiet ``dask`` command (``scheduler``, ``worker``) in a process group of its own."""
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "dask"), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **env},
+        start_new_session=True,
     )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the process's group (a worker's own processes too), SIGKILL if it lingers."""
+    for sent in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sent)
+        try:
+            process.wait(timeout=30)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def scheduler_process(port: int, **env: str) -> subprocess.Popen:
@@ -67,13 +82,8 @@ def own_scheduler():
     with Client(address, timeout=30) as client:
         client.wait_for_workers(2, timeout=60)  # joblib would run here on one thread
     yield scheduler, address
-    for process in (worker, scheduler):  # SIGTERM: the worker closes its own processes
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    for process in (worker, scheduler):
+        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +184,7 @@ def test_a_scheduler_without_a_worker_is_refused_naming_it():
         with pytest.raises(ExecutorUnavailable, match=message), Executor(settings):
             pass
     finally:
-        scheduler.kill()
-        scheduler.wait()
+        stop(scheduler)
 
 
 def test_a_walk_on_a_local_cluster_ends_as_the_same_walk_here(cluster, tmp_path, capsys):
@@ -242,7 +251,7 @@ def test_a_scheduler_killed_in_the_middle_is_a_temporary_failure_naming_it(own_s
     scheduler, address = own_scheduler
 
     def kill_scheduler(done: int) -> None:
-        if done == 1:  # seven tasks of 0.3 s still to run on two workers
+        if done == 1:  # six or seven sleeps of 0.3 s to go on two workers
             scheduler.kill()
 
     with Executor(ExecutorSettings(kind="dask", address=address)) as executor:
@@ -252,6 +261,10 @@ def test_a_scheduler_killed_in_the_middle_is_a_temporary_failure_naming_it(own_s
         # Between two maps, the client gives up reconnecting: the same failure.
         with pytest.raises(ExecutorUnavailable, match=message):
             executor.map(time.sleep, [(0.0,)])
+        from joblib import Parallel, delayed
+
+        with pytest.raises(ExecutorUnavailable, match=message), executor.joblib_backend():
+            Parallel()(delayed(time.sleep)(0.0) for _ in range(2))
 
 
 def test_a_scheduler_killed_under_joblib_folds_is_the_same_failure(own_scheduler):
@@ -275,6 +288,9 @@ def test_a_tasks_own_error_is_raised_as_it_would_be_here(cluster):
         # An OSError of the task's own is not a lost scheduler.
         with pytest.raises(FileNotFoundError, match="no-such-file"):
             executor.map(os.stat, [("/no-such-file",)])
+        # An argument that cannot be sent is the caller's error, not the cluster's.
+        with pytest.raises(TypeError, match="serialize"):
+            executor.map(id, [(threading.Lock(),)])
         assert executor.map(int, [("7",)]) == [7]  # and the cluster is still there
 
 
@@ -353,7 +369,11 @@ def on_a_terminal(argv: list[str]) -> str:
     )
     os.close(child)
     shown = bytearray()
-    while True:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 1.0)
+        if not ready:
+            continue
         try:
             block = os.read(main, 65536)
         except OSError:  # the child closed the terminal
@@ -362,7 +382,8 @@ def on_a_terminal(argv: list[str]) -> str:
             break
         shown += block
     os.close(main)
-    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    process.kill()  # a no-op once it has exited; a hung one fails below
+    assert process.wait(timeout=30) == 0, shown.decode(errors="replace")
     return shown.decode(errors="replace")
 
 
