@@ -560,15 +560,15 @@ class AutopilotEngine:
         except StateError:
             model, barriers = from_settings(self.config.meta_labeling)
             try:
-                with self.executor.joblib_backend():
-                    fitted = train_meta_labeler(
-                        list(strategies.values()),
-                        universe,
-                        model=model,
-                        barriers=barriers,
-                        regimes=self.config.regimes,
-                        event_bars=self.config.engine.training_bars,
-                    )
+                fitted = train_meta_labeler(
+                    list(strategies.values()),
+                    universe,
+                    model=model,
+                    barriers=barriers,
+                    regimes=self.config.regimes,
+                    event_bars=self.config.engine.training_bars,
+                    executor=self.executor,
+                )
             except InputError as exc:
                 logger.warning("meta-labeler not retrained as of %s: %s", as_of, exc)
                 return {

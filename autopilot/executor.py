@@ -1,4 +1,4 @@
-"""Running independent tasks here, in local processes, or on a Dask cluster, through joblib.
+"""Running independent tasks here, in local processes (joblib), or on a Dask cluster.
 
 :class:`Executor` maps a function over a list of tasks and returns the results in the
 tasks' order, whatever ran them, so the results are the same bit for bit:
@@ -6,16 +6,17 @@ tasks' order, whatever ran them, so the results are the same bit for bit:
 * ``local`` with one worker runs them in this process;
 * ``local`` with ``N`` workers in ``N`` local processes (joblib's ``loky`` backend; a large
   array argument is memory-mapped once, not copied into every task);
-* ``dask`` on the workers of the ``dask.distributed`` scheduler at ``address``: the arrays
+* ``dask`` on the workers of the ``dask.distributed`` scheduler at ``address``: the values
   named ``shared`` are scattered to every worker once, then each task is a future. A task
   lost with a worker is run again by the scheduler; a scheduler that cannot be reached, has
   no worker, or is lost, is an :class:`~autopilot.errors.ExecutorUnavailable` naming its
   address.
 
-The map on Dask uses the client's futures rather than joblib's ``dask`` backend: joblib
-runs the tasks in the calling process when the cluster has a single thread, and futures
-say why they were lost. joblib's backend still carries the meta-labeler's validation folds
-(:meth:`Executor.joblib_backend`), which scikit-learn's own ``n_jobs`` follows too.
+The backtest's chunks and the meta-labeler's outer validation folds are mapped here. On
+Dask the map uses the client's futures rather than joblib's ``dask`` backend: joblib runs
+the tasks in the calling process when the cluster has a single thread, and it scatters
+large arguments inside an event-loop callback, where a scheduler lost at that moment would
+leave it waiting for ever; a future says why it was lost.
 
 Dask is an optional extra (``pip install 'strategy-autopilot[dask]'``), imported only here
 and only for ``kind: dask``.
@@ -27,10 +28,9 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed
 
 from autopilot.config import ExecutorSettings
 from autopilot.errors import ExecutorUnavailable
@@ -106,9 +106,8 @@ class Executor:
             return self._map_on_dask(function, tasks, shared, on_done)
         if self.settings.workers == 1:
             return _in_order((function(*task) for task in tasks), on_done)
-        with self.joblib_backend():
-            results = Parallel(return_as="generator")(delayed(function)(*t) for t in tasks)
-            return _in_order(results, on_done)
+        run = Parallel(n_jobs=self.settings.workers, backend="loky", return_as="generator")
+        return _in_order(run(delayed(function)(*task) for task in tasks), on_done)
 
     def _map_on_dask(
         self,
@@ -118,6 +117,7 @@ class Executor:
         on_done: Callable[[int], None] | None,
     ) -> list[T]:
         from distributed import KilledWorker
+        from distributed.client import ClosedClientError
 
         client = self._connected_client()
         try:
@@ -127,7 +127,8 @@ class Executor:
                 for task in tasks
             )
         except Exception as exc:  # an argument that cannot be pickled is not the cluster's
-            if self._cluster_failed(exc, (OSError, TimeoutError)):
+            cluster = (OSError, TimeoutError, CancelledError, ClosedClientError)
+            if client.status != "running" or isinstance(exc, cluster):
                 raise self._lost(exc) from exc
             raise
         done: list[T] = []
@@ -150,13 +151,6 @@ class Executor:
             raise RuntimeError("use the dask executor inside `with Executor(...)`")
         return self._client
 
-    def _cluster_failed(self, exc: BaseException, kinds: tuple[type, ...]) -> bool:
-        """Whether ``exc`` is the cluster's failure: one of ``kinds``, or the client is down."""
-        from distributed.client import ClosedClientError
-
-        down = self._client is None or self._client.status != "running"
-        return down or isinstance(exc, (CancelledError, ClosedClientError, *kinds))
-
     def _lost(self, exc: BaseException) -> ExecutorUnavailable:
         """The cluster's failure under ``exc``, naming the scheduler."""
         from distributed import KilledWorker
@@ -176,34 +170,6 @@ class Executor:
             f"the dask scheduler at {address} was lost during the tasks ({reason}); "
             f"nothing was committed: run the command again once it is back"
         )
-
-    @contextmanager
-    def joblib_backend(self) -> Iterator[None]:
-        """Make joblib's ``Parallel`` inside the block run on this executor.
-
-        The meta-labeler's validation folds go through it (scikit-learn's own ``n_jobs``
-        follows it too); with one local worker, joblib's default: this process.
-        """
-        if self.settings.kind == "local" and self.settings.workers == 1:
-            yield
-            return
-        if self.settings.kind == "dask":
-            from distributed import KilledWorker
-            from distributed.comm import CommClosedError
-
-            client = self._connected_client()
-            if client.status != "running":  # lost since the last tasks
-                raise self._lost(ConnectionError(f"the client is {client.status}"))
-            try:
-                with parallel_config(backend="dask", client=client):
-                    yield
-            except Exception as exc:  # a fold's own error (an OSError too) is not the cluster's
-                if self._cluster_failed(exc, (KilledWorker, CommClosedError)):
-                    raise self._lost(exc) from exc
-                raise
-        else:
-            with parallel_config(backend="loky", n_jobs=self.settings.workers):
-                yield
 
 
 def _in_order(results: Iterator[T], on_done: Callable[[int], None] | None) -> list[T]:

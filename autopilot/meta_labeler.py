@@ -43,7 +43,6 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from joblib import Parallel, delayed
 from joblib.numpy_pickle import NumpyPickler
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -54,6 +53,7 @@ from threadpoolctl import threadpool_limits
 
 from autopilot._atomic_write import atomic_write_bytes
 from autopilot.errors import InputError, StateError
+from autopilot.executor import Executor
 from autopilot.stats.purged_cv import PurgedKFold
 
 __all__ = [
@@ -165,6 +165,7 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         starts: np.ndarray,
         ends: np.ndarray,
         returns: np.ndarray | None = None,
+        executor: Executor | None = None,
     ) -> MetaLabelingModel:
         """Fit on labelled events, tuning the threshold over purged folds.
 
@@ -178,6 +179,9 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
             Each event's entry bar and the bar its label became known (for purging).
         returns : array-like of float, shape (E,), optional
             Each event's realised return, for the validation's Sharpe figures.
+        executor : Executor, optional
+            Where the outer validation folds run (:mod:`autopilot.executor`): this process
+            by default; the figures are the same anywhere.
 
         Returns
         -------
@@ -188,7 +192,9 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
             raise InputError(f"scoring must be one of {sorted(_SCORES)}, was {self.scoring!r}")
         features, labels = self._check_training(X, y, starts, ends)
         with threadpool_limits(limits=1):
-            return self._fit(features, labels, np.asarray(starts), np.asarray(ends), returns)
+            return self._fit(
+                features, labels, np.asarray(starts), np.asarray(ends), returns, executor
+            )
 
     def _fit(
         self,
@@ -197,6 +203,7 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         starts: np.ndarray,
         ends: np.ndarray,
         returns: np.ndarray | None,
+        executor: Executor | None,
     ) -> MetaLabelingModel:
         splitter = PurgedKFold(self.n_splits, self.embargo)
         folds = list(splitter.split(starts, ends))
@@ -225,7 +232,9 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = features.shape[1]
         self.n_events_ = int(labels.size)
         self.training_window_ = (int(np.min(starts)), int(np.max(ends)))
-        self.validation_ = self._validate(features, labels, starts, ends, folds, returns)
+        self.validation_ = self._validate(
+            features, labels, starts, ends, folds, returns, executor or Executor()
+        )
         logger.info(
             "meta-labeler fitted on %d events, threshold %.4f, out-of-sample AUC %.3f",
             self.n_events_,
@@ -326,17 +335,18 @@ class MetaLabelingModel(ClassifierMixin, BaseEstimator):
         ends: np.ndarray,
         folds: list[tuple[np.ndarray, np.ndarray]],
         returns: np.ndarray | None,
+        executor: Executor,
     ) -> dict[str, Any]:
         """Out-of-sample figures: each fold predicted by a model tuned on its training part."""
         probability = np.full(labels.size, np.nan)
         kept = np.zeros(labels.size, dtype=bool)
         thresholds = []
         tested = np.zeros(labels.size, dtype=bool)
-        # The outer folds run where joblib's active backend says (autopilot.executor: this
-        # process, local processes or a Dask cluster); each gives the same numbers anywhere.
-        outcomes = Parallel()(
-            delayed(self._outer_fold)(features, labels, starts, ends, train, test)
-            for train, test in folds
+        # The outer folds run on the executor (this process, local processes or a Dask
+        # cluster, the data sent to each worker once); each gives the same numbers anywhere.
+        data = (features, labels, starts, ends)
+        outcomes = executor.map(
+            _run_outer_fold, [(self, *data, train, test) for train, test in folds], shared=data
         )
         for (_, test), (scores, threshold) in zip(folds, outcomes, strict=True):
             probability[test] = scores
@@ -596,6 +606,19 @@ def _read_manifest(model: Path, sha256: str) -> dict[str, Any]:
             f"{path}: does not describe {model.name} (sha256 {sha256}); save the model again"
         )
     return manifest
+
+
+def _run_outer_fold(
+    model: MetaLabelingModel,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """``model``'s outer fold (a module function: an executor sends it by reference)."""
+    return model._outer_fold(features, labels, starts, ends, train, test)
 
 
 def _sharpe(returns: np.ndarray) -> float | None:

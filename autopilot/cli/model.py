@@ -99,12 +99,14 @@ def model_train(args: argparse.Namespace) -> int:
     strategies = select_strategies(config, ids)
     universe = universe_from_args(args, config, as_of)
     # The validation folds run on the environment's executor.
-    with (
-        opened_executor(config.executor, args.verbose) as executor,
-        executor.joblib_backend(),
-    ):
+    with opened_executor(config.executor, args.verbose) as executor:
         trained = train_meta_labeler(
-            strategies, universe, model=model, barriers=barriers, regimes=config.regimes
+            strategies,
+            universe,
+            model=model,
+            barriers=barriers,
+            regimes=config.regimes,
+            executor=executor,
         )
     out = args.out or models_folder(args.state_dir) / f"meta_labeler_{as_of.isoformat()}.joblib"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 from autopilot.config import EnvironmentConfig, MetaLabelingSettings
 from autopilot.errors import InputError
+from autopilot.executor import Executor
 from autopilot.market.regime_models import regimes_from_config
 from autopilot.market.regime_settings import RegimeSettings
 from autopilot.market.universe import Universe
@@ -89,6 +90,7 @@ def train_meta_labeler(
     barriers: Barriers = DEFAULT_BARRIERS,
     regimes: RegimeSettings | None = None,
     event_bars: int | None = None,
+    executor: Executor | None = None,
 ) -> Trained:
     """Fit ``model`` on the entries of ``strategies`` labelled by the universe's as-of date.
 
@@ -111,6 +113,8 @@ def train_meta_labeler(
     event_bars : int, optional
         Learn from the entries of the last ``event_bars`` bars only (the whole history
         still gives their features and regimes); all of them by default.
+    executor : Executor, optional
+        Where the outer validation folds run (this process by default).
 
     Returns
     -------
@@ -140,7 +144,12 @@ def train_meta_labeler(
             f"{universe.as_of.isoformat()}"
         )
     fitted = (model or MetaLabelingModel()).fit(
-        data.features, data.labels, starts=data.starts, ends=data.ends, returns=data.returns
+        data.features,
+        data.labels,
+        starts=data.starts,
+        ends=data.ends,
+        returns=data.returns,
+        executor=executor,
     )
     logger.info(
         "meta-labeler trained on %d events of %d strategies", len(data.labels), len(positions)

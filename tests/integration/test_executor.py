@@ -261,23 +261,46 @@ def test_a_scheduler_killed_in_the_middle_is_a_temporary_failure_naming_it(own_s
         # Between two maps, the client gives up reconnecting: the same failure.
         with pytest.raises(ExecutorUnavailable, match=message):
             executor.map(time.sleep, [(0.0,)])
-        from joblib import Parallel, delayed
-
-        with pytest.raises(ExecutorUnavailable, match=message), executor.joblib_backend():
-            Parallel()(delayed(time.sleep)(0.0) for _ in range(2))
 
 
-def test_a_scheduler_killed_under_joblib_folds_is_the_same_failure(own_scheduler):
-    from joblib import Parallel, delayed
+def test_the_validation_folds_give_the_same_figures_on_every_executor(cluster):
+    from sklearn.linear_model import LogisticRegression
+
+    from autopilot.meta_labeler import MetaLabelingModel
+    from tests.unit.test_meta_labeler import events
+
+    features, labels, starts, ends, returns = events()
+    everywhere = [
+        ExecutorSettings(),
+        ExecutorSettings(kind="local", workers=2),
+        ExecutorSettings(kind="dask", address=cluster.scheduler_address),
+    ]
+    figures = []
+    for settings in everywhere:
+        with Executor(settings) as executor:
+            model = MetaLabelingModel(LogisticRegression(), n_splits=4, embargo=5)
+            fitted = model.fit(
+                features, labels, starts=starts, ends=ends, returns=returns, executor=executor
+            )
+        figures.append(fitted.validation_)
+    assert figures[0]["folds"] == 4
+    assert figures[1] == figures[0] and figures[2] == figures[0]
+
+
+def test_a_scheduler_lost_before_the_validation_folds_is_the_same_failure(own_scheduler):
+    from autopilot.meta_labeler import MetaLabelingModel
+    from tests.unit.test_meta_labeler import events
 
     scheduler, address = own_scheduler
+    features, labels, starts, ends, _ = events()
     with Executor(ExecutorSettings(kind="dask", address=address)) as executor:
-        killer = threading.Timer(0.6, scheduler.kill)  # 16 sleeps of 0.3 s on two workers
-        killer.start()
+        scheduler.kill()
+        scheduler.wait()
         message = f"the dask scheduler at {address} was lost during the tasks"
-        with pytest.raises(ExecutorUnavailable, match=message), executor.joblib_backend():
-            Parallel()(delayed(time.sleep)(0.3) for _ in range(16))
-        killer.join()
+        with pytest.raises(ExecutorUnavailable, match=message):
+            MetaLabelingModel(n_splits=3).fit(
+                features, labels, starts=starts, ends=ends, executor=executor
+            )
 
 
 def test_a_tasks_own_error_is_raised_as_it_would_be_here(cluster):
