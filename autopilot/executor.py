@@ -168,7 +168,8 @@ class Executor:
             reason = "its tasks were cancelled"
         return ExecutorUnavailable(
             f"the dask scheduler at {address} was lost during the tasks ({reason}); "
-            f"nothing was committed: run the command again once it is back"
+            f"what was running committed nothing (a walk keeps the cycles it committed before): "
+            f"run the command again once it is back"
         )
 
 
