@@ -90,6 +90,7 @@ def run_walk(args: argparse.Namespace) -> int:
     from autopilot.cli._executor import executor_settings, opened_executor
     from autopilot.config import load_config
     from autopilot.engine import AutopilotEngine
+    from autopilot.executor import Executor
     from autopilot.market.calendar import cycle_dates, horizons
     from autopilot.state.cycles import StateFolder
 
@@ -101,37 +102,34 @@ def run_walk(args: argparse.Namespace) -> int:
     if args.init:
         StateFolder.create(args.state_dir, lock_timeout=args.lock_timeout)
     settings = executor_settings(args.executor) if args.executor else config.executor
+    engine = AutopilotEngine(
+        args.state_dir, config, data.universe_at, lock_timeout=args.lock_timeout
+    )
+    engine.sync_model_pointer()
+    done = engine.last_as_of()
+    if start is None:
+        # A resumed walk goes on from its last cycle; a new one covers two years.
+        start = done or max(dates[0].date(), end - DEFAULT_SPAN)
+    cycles = cycle_dates(dates, args.every, start, end, data.source)
+    pending = engine.pending()
+    todo = [day for day in cycles if (done is None or day > done) and day != pending]
+    if pending is not None:  # a cycle a kill left half committed comes first
+        todo = [pending, *(day for day in todo if day > pending)]
+    print(
+        f"walk {cycles[0]} to {cycles[-1]}, {len(cycles)} cycles ({args.every}), "
+        f"environment {config.environment}, state {args.state_dir}, on "
+        f"{Executor(settings).description}"
+        + (f": {len(cycles) - len(todo)} already committed" if done is not None else "")
+    )
+    if not todo:  # and no cluster needed to say so
+        print(f"nothing to run: the state folder is at {done}")
+        return EXIT_OK
+    # Each cycle's horizon runs to the next date, the last one's repeats the step before
+    # it: counted from the last committed cycle, so a walk in pieces equals one in one go.
+    before = [done] if done is not None and done < todo[0] else []
+    steps = horizons(dates, [*before, *todo])[len(before) :]
     with opened_executor(settings, args.verbose) as executor:
-        engine = AutopilotEngine(
-            args.state_dir,
-            config,
-            data.universe_at,
-            executor=executor,
-            lock_timeout=args.lock_timeout,
-        )
-        engine.sync_model_pointer()
-        done = engine.last_as_of()
-        if start is None:
-            # A resumed walk goes on from its last cycle; a new one covers two years.
-            start = done or max(dates[0].date(), end - DEFAULT_SPAN)
-        cycles = cycle_dates(dates, args.every, start, end, data.source)
-        pending = engine.pending()
-        todo = [day for day in cycles if (done is None or day > done) and day != pending]
-        if pending is not None:  # a cycle a kill left half committed comes first
-            todo = [pending, *(day for day in todo if day > pending)]
-        print(
-            f"walk {cycles[0]} to {cycles[-1]}, {len(cycles)} cycles ({args.every}), "
-            f"environment {config.environment}, state {args.state_dir}, on "
-            f"{executor.description}"
-            + (f": {len(cycles) - len(todo)} already committed" if done is not None else "")
-        )
-        if not todo:
-            print(f"nothing to run: the state folder is at {done}")
-            return EXIT_OK
-        # Each cycle's horizon runs to the next date, the last one's repeats the step before
-        # it: counted from the last committed cycle, so a walk in pieces equals one in one go.
-        before = [done] if done is not None and done < todo[0] else []
-        steps = horizons(dates, [*before, *todo])[len(before) :]
+        engine.executor = executor
         return _walk(engine, list(zip(todo, steps, strict=True)))
 
 

@@ -422,3 +422,16 @@ def test_the_walks_bar_counts_each_cycles_chunks_on_a_cluster(cluster, tmp_path)
     for done in (64, 128, 192, 248):
         assert f"{done}/248" in shown
     assert "2/2" in shown  # the cycles' bar above it
+
+
+def test_a_walk_with_nothing_left_to_run_needs_no_scheduler(tmp_path, capsys):
+    from autopilot import cli
+    from tests.walks import walk_argv, write_small_env
+
+    env = write_small_env(tmp_path)
+    state = tmp_path / "state"
+    walk = ("2022-06-01", "2022-06-10")
+    assert cli.main(walk_argv(env, state, *walk, "--init")) == 0
+    unreachable = f"dask://127.0.0.1:{free_port()}"
+    assert cli.main(walk_argv(env, state, *walk, "--executor", unreachable)) == 0
+    assert "nothing to run: the state folder is at 2022-06-10" in capsys.readouterr().out
