@@ -83,7 +83,21 @@ class Executor:
         shared: Sequence[Any] = (),
         on_done: Callable[[int], None] | None = None,
     ) -> list[T]:
-        """``[function(*task) for task in tasks]``, run by the executor, in the tasks' order.
+        """``[function(*task) for task in tasks]``, run by the executor (see :meth:`results`)."""
+        return list(self.results(function, tasks, shared=shared, on_done=on_done))
+
+    def results(
+        self,
+        function: Callable[..., T],
+        tasks: Sequence[tuple[Any, ...]],
+        *,
+        shared: Sequence[Any] = (),
+        on_done: Callable[[int], None] | None = None,
+    ) -> Iterator[T]:
+        """``function(*task)`` for each task, run by the executor, yielded in the tasks' order.
+
+        The caller holds each result only as long as it needs it (the backtest copies each
+        chunk's returns into its matrix), not the whole list.
 
         Parameters
         ----------
@@ -103,19 +117,20 @@ class Executor:
             The Dask scheduler was lost during the tasks, or a task killed its workers.
         """
         if self.settings.kind == "dask":
-            return self._map_on_dask(function, tasks, shared, on_done)
-        if self.settings.workers == 1:
-            return _in_order((function(*task) for task in tasks), on_done)
-        run = Parallel(n_jobs=self.settings.workers, backend="loky", return_as="generator")
-        return _in_order(run(delayed(function)(*task) for task in tasks), on_done)
+            finished = self._dask_results(function, tasks, shared)
+        elif self.settings.workers == 1:
+            finished = (function(*task) for task in tasks)
+        else:
+            run = Parallel(n_jobs=self.settings.workers, backend="loky", return_as="generator")
+            finished = run(delayed(function)(*task) for task in tasks)
+        for done, result in enumerate(finished, start=1):
+            if on_done is not None:
+                on_done(done)
+            yield result
 
-    def _map_on_dask(
-        self,
-        function: Callable[..., T],
-        tasks: Sequence[tuple[Any, ...]],
-        shared: Sequence[Any],
-        on_done: Callable[[int], None] | None,
-    ) -> list[T]:
+    def _dask_results(
+        self, function: Callable[..., T], tasks: Sequence[tuple[Any, ...]], shared: Sequence[Any]
+    ) -> Iterator[T]:
         from distributed import KilledWorker
         from distributed.client import ClosedClientError
 
@@ -131,20 +146,17 @@ class Executor:
             if client.status != "running" or isinstance(exc, cluster):
                 raise self._lost(exc) from exc
             raise
-        done: list[T] = []
         while pending:
             future = pending.popleft()  # released after its result: it leaves the workers
             try:
-                done.append(future.result())
+                result = future.result()
             except Exception as exc:
                 client.cancel(list(pending))  # the other chunks stop running on the cluster
                 pending.clear()
                 if isinstance(exc, KilledWorker) or future.status != "error":
                     raise self._lost(exc) from exc
                 raise  # the task's own error, as it would be raised in this process
-            if on_done is not None:
-                on_done(len(done))
-        return done
+            yield result
 
     def _connected_client(self) -> Any:
         if self._client is None:
@@ -171,15 +183,6 @@ class Executor:
             f"what was running committed nothing (a walk keeps the cycles it committed before): "
             f"run the command again once it is back"
         )
-
-
-def _in_order(results: Iterator[T], on_done: Callable[[int], None] | None) -> list[T]:
-    done: list[T] = []
-    for result in results:
-        done.append(result)
-        if on_done is not None:
-            on_done(len(done))
-    return done
 
 
 def _connect(address: str) -> Any:

@@ -608,17 +608,9 @@ def _read_manifest(model: Path, sha256: str) -> dict[str, Any]:
     return manifest
 
 
-def _run_outer_fold(
-    model: MetaLabelingModel,
-    features: pd.DataFrame,
-    labels: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-) -> tuple[np.ndarray, float]:
-    """``model``'s outer fold (a module function: an executor sends it by reference)."""
-    return model._outer_fold(features, labels, starts, ends, train, test)
+def _run_outer_fold(model: MetaLabelingModel, *fold: Any) -> tuple[np.ndarray, float]:
+    """``model._outer_fold(*fold)`` (a module function: an executor sends it by reference)."""
+    return model._outer_fold(*fold)
 
 
 def _sharpe(returns: np.ndarray) -> float | None:

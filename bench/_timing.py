@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -34,6 +36,13 @@ def summary(samples: list[float]) -> dict[str, Any]:
 def ms(seconds: float) -> str:
     """Seconds as a right-aligned millisecond figure."""
     return f"{seconds * 1e3:9.3f} ms"
+
+
+def save_results(path: Path, results: dict[str, Any]) -> None:
+    """Write a run's figures to ``path`` (JSON, under build/) and say where."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(results, indent=1))
+    print(f"\nresults: {path}")
 
 
 def machine(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import json
 import os
 import statistics
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _timing import machine  # bench/ is the script folder
+from _timing import machine, save_results  # bench/ is the script folder
 
 from autopilot.market.bundled import load_prices
 from autopilot.sdk.family import StrategyFamily
@@ -158,9 +157,7 @@ def main() -> None:
     }
     results["machine"] = machine(load_start, os.getloadavg())
     report(results)
-    RESULTS_PATH.parent.mkdir(exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(results, indent=1))
-    print(f"\nresults: {RESULTS_PATH}")
+    save_results(RESULTS_PATH, results)
 
 
 def report(results: dict[str, Any]) -> None:

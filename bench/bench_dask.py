@@ -13,7 +13,6 @@ Figures, never pass/fail: the run exits 0. Results go to stdout and
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _timing import machine  # bench/ is the script folder
+from _timing import machine, save_results  # bench/ is the script folder
 from bench_backtest import candidates_of, synthetic_close
 from distributed import Client, LocalCluster
 
@@ -122,9 +121,7 @@ def main() -> None:
         "machine": machine(load_start, os.getloadavg()),
     }
     report(results)
-    RESULTS_PATH.parent.mkdir(exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(results, indent=1))
-    print(f"\nresults: {RESULTS_PATH}")
+    save_results(RESULTS_PATH, results)
 
 
 def report(results: dict[str, Any]) -> None:

@@ -18,7 +18,6 @@ stdout and ``build/bench_engine_results.json``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import resource
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _timing import machine  # bench/ is the script folder
+from _timing import machine, save_results  # bench/ is the script folder
 
 from autopilot.config import load_config, packaged_config_dir
 from autopilot.engine import AutopilotEngine
@@ -162,9 +161,7 @@ def main() -> None:
     results["walk"] = walk()
     results["machine"] = machine(load_start, os.getloadavg())
     report(results)
-    RESULTS_PATH.parent.mkdir(exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(results, indent=1))
-    print(f"\nresults: {RESULTS_PATH}")
+    save_results(RESULTS_PATH, results)
 
 
 def report(results: dict[str, Any]) -> None:

@@ -17,14 +17,13 @@ Run ``.venv/bin/python bench/bench_meta.py``.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _timing import machine  # bench/ is the script folder
+from _timing import machine, save_results  # bench/ is the script folder
 
 from autopilot.market.bundled import load_index, load_prices
 from autopilot.market.regimes import volatility_regimes
@@ -88,9 +87,7 @@ def main() -> None:
         "validation": model.validation_,
     }
     report(results)
-    RESULTS_PATH.parent.mkdir(exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(results, indent=1))
-    print(f"\nresults: {RESULTS_PATH}")
+    save_results(RESULTS_PATH, results)
 
 
 def report(results: dict[str, Any]) -> None:

@@ -266,7 +266,8 @@ def backtest(
     sizes = [len(task[1]) for task in tasks]
     done = (lambda n: on_chunk(sum(sizes[:n]))) if on_chunk is not None else None
     shared = [close] if impact is None else [close, impact]
-    parts = (executor or Executor()).map(backtest_chunk, tasks, shared=shared, on_done=done)
+    # Each chunk's returns are copied in as it arrives: the parts are never all held.
+    parts = (executor or Executor()).results(backtest_chunk, tasks, shared=shared, on_done=done)
     returns = np.empty((close.shape[0], len(ids)))
     kept: dict[str, np.ndarray] = {}
     for start, (part, kept_here) in zip(starts, parts, strict=True):

@@ -105,6 +105,20 @@ def cluster():
         yield running
 
 
+def rerun(problem, reference, settings: ExecutorSettings, on_chunk=None):
+    """The reference backtest again, on the executor of ``settings``."""
+    close, candidates = problem
+    with Executor(settings) as executor:
+        return backtest(
+            close,
+            candidates,
+            chunk=8,
+            keep_positions=list(reference.positions),
+            executor=executor,
+            on_chunk=on_chunk,
+        )
+
+
 def same(a, b) -> None:
     assert a.candidate_ids == b.candidate_ids
     assert np.array_equal(a.returns, b.returns, equal_nan=True)
@@ -114,33 +128,18 @@ def same(a, b) -> None:
 
 
 def test_local_processes_give_the_same_matrix_bit_for_bit(problem, reference):
-    close, candidates = problem
     done = []
-    with Executor(ExecutorSettings(kind="local", workers=2)) as executor:
-        got = backtest(
-            close,
-            candidates,
-            chunk=8,
-            keep_positions=list(reference.positions),
-            executor=executor,
-            on_chunk=done.append,
-        )
+    got = rerun(problem, reference, ExecutorSettings(kind="local", workers=2), done.append)
     same(got, reference)
     assert done == list(range(8, 121, 8))  # progress counts finished chunks' candidates
 
 
 def test_a_dask_cluster_gives_the_same_matrix_bit_for_bit(problem, reference, cluster):
-    close, candidates = problem
     settings = ExecutorSettings(kind="dask", address=cluster.scheduler_address)
-    with Executor(settings) as executor:
-        got = backtest(
-            close, candidates, chunk=8, keep_positions=list(reference.positions), executor=executor
-        )
-    same(got, reference)
+    same(rerun(problem, reference, settings), reference)
 
 
 def test_a_worker_killed_in_the_middle_changes_nothing(problem, reference, cluster):
-    close, candidates = problem
     settings = ExecutorSettings(kind="dask", address=cluster.scheduler_address)
     with Client(cluster) as client:
         pids = sorted(client.run(os.getpid).values())
@@ -151,15 +150,7 @@ def test_a_worker_killed_in_the_middle_changes_nothing(problem, reference, clust
             os.kill(pids[0], signal.SIGKILL)
             killed.append(pids[0])
 
-    with Executor(settings) as executor:
-        got = backtest(
-            close,
-            candidates,
-            chunk=8,
-            keep_positions=list(reference.positions),
-            executor=executor,
-            on_chunk=lambda done: kill_one(done // 8),
-        )
+    got = rerun(problem, reference, settings, lambda done: kill_one(done // 8))
     assert killed
     same(got, reference)
 
